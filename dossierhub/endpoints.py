@@ -1,0 +1,97 @@
+"""Where the hub's services are: from settings (external services) or the local stack.
+
+Every command that talks to Kafka, the registry or the warehouse starts here, so "which
+broker?" has one answer: ``DOSSIERHUB_*`` variables first, else the stack of ``DOSSIERHUB_HOME``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from confluent_kafka.admin import (
+    AdminClient,
+    ClusterMetadata,  # type: ignore[attr-defined]
+)
+
+from dossierhub.errors import ConfigError, ServiceUnreachableError
+from dossierhub.settings import Settings
+
+__all__ = ["Endpoints", "check_kafka", "check_registry"]
+
+_librdkafka_log = logging.getLogger("dossierhub.librdkafka")
+_librdkafka_log.addHandler(logging.NullHandler())
+_librdkafka_log.propagate = False
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap: str
+    registry_url: str
+    warehouse_url: str
+
+    @classmethod
+    def resolve(cls, settings: Settings) -> Endpoints:
+        from dossierhub.stack import load_ports
+
+        ports = load_ports(settings.home)
+        bootstrap = settings.kafka_bootstrap or (ports and f"127.0.0.1:{ports['kafka']}")
+        registry = settings.registry_url or (
+            ports and f"http://127.0.0.1:{ports['registry']}/apis/ccompat/v7"
+        )
+        if not bootstrap or not registry:
+            missing = "DOSSIERHUB_KAFKA_BOOTSTRAP" if not bootstrap else "DOSSIERHUB_REGISTRY_URL"
+            raise ConfigError(
+                missing,
+                None,
+                f"not set and no local stack in {settings.home}",
+                hint="run `dossierhub stack up`, or set it to an external service",
+            )
+        return cls(bootstrap, registry, settings.effective_warehouse_url)
+
+    def kafka_config(self) -> dict[str, object]:
+        """librdkafka settings every client of the hub shares."""
+        return {"bootstrap.servers": self.kafka_bootstrap, "logger": _librdkafka_log}
+
+
+def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> ClusterMetadata:
+    """Metadata of the cluster at ``bootstrap``, or a one-line unreachable error."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _librdkafka_log})  # type: ignore[dict-item]
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except Exception as exc:  # KafkaException(_TRANSPORT / _TIMED_OUT)
+        raise ServiceUnreachableError(
+            "kafka",
+            bootstrap,
+            _kafka_reason(exc),
+            hint="check DOSSIERHUB_KAFKA_BOOTSTRAP, or start the local stack: dossierhub stack up",
+        ) from exc
+    if not metadata.brokers:
+        raise ServiceUnreachableError("kafka", bootstrap, "no broker in the cluster metadata")
+    return metadata
+
+
+def check_registry(url: str, timeout_s: float = 5.0) -> int:
+    """Number of subjects in the Confluent-compatible registry at ``url``."""
+    try:
+        with urllib.request.urlopen(f"{url}/subjects", timeout=timeout_s) as response:
+            subjects = json.loads(response.read())
+    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
+        raise ServiceUnreachableError(
+            "registry",
+            url,
+            str(getattr(exc, "reason", exc)),
+            hint="check DOSSIERHUB_REGISTRY_URL (a Confluent-compatible API, e.g. "
+            "…/apis/ccompat/v7), or start the local stack: dossierhub stack up",
+        ) from exc
+    return len(subjects) if isinstance(subjects, list) else 0
+
+
+def _kafka_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "_TRANSPORT" in text or "_TIMED_OUT" in text or "timed out" in text.lower():
+        return "no broker answered within the timeout"
+    return text.splitlines()[0] if text else type(exc).__name__

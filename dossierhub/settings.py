@@ -1,0 +1,182 @@
+"""The hub's one settings object.
+
+This is the only module that reads the environment. Everything else receives a
+:class:`Settings` explicitly, so a test or a second stack can run side by side with its own.
+
+Environment variables (all optional):
+
+=============================  ===============================================================
+``DOSSIERHUB_HOME``            data dir of the local stack (logs, Kafka log dirs, registry and
+                               ClickHouse data, the embedded warehouse). Default: ``.dossierhub/``
+                               in the checkout.
+``DOSSIERHUB_KAFKA_BOOTSTRAP`` ``host:port`` of an external Kafka; default: the local stack's.
+``DOSSIERHUB_REGISTRY_URL``    URL of an external Confluent-compatible schema registry;
+                               default: the local stack's Apicurio (``…/apis/ccompat/v7``).
+``DOSSIERHUB_WAREHOUSE_URL``   ``chdb:///path`` (embedded, the default: ``<home>/warehouse``) or
+                               ``clickhouse://user:password@host:port/database``.
+``DOSSIERHUB_KAFKA_HEAP``      JVM heap of the local broker. Default ``1g``.
+``DOSSIERHUB_REGISTRY_HEAP``   JVM heap of the local registry. Default ``512m``.
+``DOSSIERHUB_JAVA``            Java for Kafka (17+). Default: ``java`` on PATH.
+``DOSSIERHUB_REGISTRY_JAVA``   Java for Apicurio 3.3 (21+). Default: the newest JDK found under
+                               ``/usr/lib/jvm``; without one, Apicurio 3.0 runs on Java 17.
+``DOSSIERHUB_STARTUP_TIMEOUT`` seconds to wait for each service to become ready. Default 120.
+=============================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dossierhub.errors import ConfigError
+
+__all__ = ["PROJECT_ROOT", "Settings"]
+
+#: the checkout this package runs from (an editable install keeps the sources here)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_PREFIX = "DOSSIERHUB_"
+_KNOWN = {
+    "HOME",
+    "KAFKA_BOOTSTRAP",
+    "REGISTRY_URL",
+    "WAREHOUSE_URL",
+    "KAFKA_HEAP",
+    "REGISTRY_HEAP",
+    "JAVA",
+    "REGISTRY_JAVA",
+    "STARTUP_TIMEOUT",
+    "LOG_LEVEL",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, immutable configuration; build it with :meth:`from_env`."""
+
+    home: Path = field(default_factory=lambda: PROJECT_ROOT / ".dossierhub")
+    kafka_bootstrap: str | None = None
+    registry_url: str | None = None
+    warehouse_url: str | None = None
+    kafka_heap: str = "1g"
+    registry_heap: str = "512m"
+    java: str = "java"
+    registry_java: str | None = None
+    startup_timeout_s: float = 120.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``DOSSIERHUB_*`` variables; unknown ones are rejected (a typo is not a default)."""
+        env = os.environ if env is None else env
+        unknown = sorted(
+            k for k in env if k.startswith(_PREFIX) and k[len(_PREFIX) :] not in _KNOWN
+        )
+        if unknown:
+            known = ", ".join(sorted(_PREFIX + k for k in _KNOWN))
+            raise ConfigError(
+                unknown[0], env[unknown[0]], "unknown setting", hint=f"known: {known}"
+            )
+
+        def get(name: str) -> str | None:
+            value = env.get(_PREFIX + name, "").strip()
+            return value or None
+
+        values: dict[str, object] = {}
+        if home := get("HOME"):
+            values["home"] = Path(home).expanduser().resolve()
+        if bootstrap := get("KAFKA_BOOTSTRAP"):
+            values["kafka_bootstrap"] = _check_bootstrap(bootstrap)
+        if registry := get("REGISTRY_URL"):
+            values["registry_url"] = _check_http_url("DOSSIERHUB_REGISTRY_URL", registry)
+        if warehouse := get("WAREHOUSE_URL"):
+            values["warehouse_url"] = _check_warehouse_url(warehouse)
+        for name, attr in (("KAFKA_HEAP", "kafka_heap"), ("REGISTRY_HEAP", "registry_heap")):
+            if heap := get(name):
+                values[attr] = _check_heap(_PREFIX + name, heap)
+        if java := get("JAVA"):
+            values["java"] = java
+        if registry_java := get("REGISTRY_JAVA"):
+            values["registry_java"] = registry_java
+        if timeout := get("STARTUP_TIMEOUT"):
+            values["startup_timeout_s"] = _positive_float(_PREFIX + "STARTUP_TIMEOUT", timeout)
+        if level := get("LOG_LEVEL"):
+            values["log_level"] = level.upper()
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_home(self, home: Path) -> Settings:
+        return replace(self, home=home)
+
+    @property
+    def default_warehouse_url(self) -> str:
+        return f"chdb://{self.home / 'warehouse'}"
+
+    @property
+    def effective_warehouse_url(self) -> str:
+        return self.warehouse_url or self.default_warehouse_url
+
+    def redacted(self) -> dict[str, str | None]:
+        """Settings as strings with passwords masked, for logs and ``--format json``."""
+        return {
+            "home": str(self.home),
+            "kafka_bootstrap": self.kafka_bootstrap,
+            "registry_url": self.registry_url,
+            "warehouse_url": redact_url(self.effective_warehouse_url),
+        }
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _check_bootstrap(value: str) -> str:
+    for server in value.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                "DOSSIERHUB_KAFKA_BOOTSTRAP", value, "expected host:port[,host:port…]"
+            )
+    return value
+
+
+def _check_http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(name, value, "expected an http(s):// URL")
+    return value.rstrip("/")
+
+
+def _check_warehouse_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme == "chdb" and parts.path:
+        return value
+    if parts.scheme == "clickhouse" and parts.hostname:
+        return value
+    raise ConfigError(
+        "DOSSIERHUB_WAREHOUSE_URL",
+        redact_url(value),
+        "expected chdb:///path or clickhouse://user:password@host:port/database",
+    )
+
+
+def _check_heap(name: str, value: str) -> str:
+    if not (value[:-1].isdigit() and value[-1].lower() in "mg"):
+        raise ConfigError(name, value, "expected a JVM size such as 512m or 2g")
+    return value
+
+
+def _positive_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number <= 0:
+        raise ConfigError(name, value, "expected a positive number of seconds")
+    return number

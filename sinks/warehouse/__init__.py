@@ -1,0 +1,38 @@
+"""One warehouse interface, two backends, chosen by ``DOSSIERHUB_WAREHOUSE_URL``.
+
+- ``chdb:///path`` — chDB, the current ClickHouse engine in-process (the embedded default);
+- ``clickhouse://user:password@host:port/database`` — a ClickHouse server over the native
+  protocol (clickhouse-driver); the local stack runs Debian's 18.16.
+
+The hub's DDL and queries are written once and must run on both (see ``sinks/README.md``).
+Rows come back as tuples of plain Python values, the same on both backends: naive UTC
+datetimes, ``date`` objects, lists for arrays.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from sinks.warehouse._base import Row, Warehouse, WarehouseError
+
+__all__ = ["Row", "Warehouse", "WarehouseError", "connect"]
+
+
+def connect(url: str) -> Warehouse:
+    """Open the warehouse at ``url``; raises :class:`WarehouseError` if it cannot."""
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        from sinks.warehouse._chdb import ChdbWarehouse
+
+        return ChdbWarehouse(unquote(parts.path))
+    if parts.scheme == "clickhouse":
+        from sinks.warehouse._server import ServerWarehouse
+
+        return ServerWarehouse(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 9000,
+            user=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            database=parts.path.lstrip("/") or "default",
+        )
+    raise WarehouseError(url, f"unsupported warehouse URL scheme {parts.scheme!r}")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sinks.warehouse._base import Row, Warehouse, WarehouseError, sql_literal
+from sinks.warehouse._json_types import from_json
+
+
+class ChdbWarehouse(Warehouse):
+    """chDB in-process. One process per database path: a second one fails to open it."""
+
+    backend = "chdb"
+
+    def __init__(self, path: str) -> None:
+        from chdb import session
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._session = session.Session(path)
+        except Exception as exc:  # chDB raises a bare RuntimeError/ChdbError
+            raise WarehouseError(
+                f"chdb://{path}",
+                f"cannot open ({exc}); is another process (dossierhub run?) holding it?",
+            ) from exc
+
+    def execute(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def query(self, sql: str) -> list[Row]:
+        # JSONCompact carries each column's ClickHouse type, so values come back typed the way
+        # clickhouse-driver types them (Arrow, for one, hands DateTime over as a bare UInt32).
+        raw = self._run(sql, "JSONCompact").bytes()
+        if not raw.strip():
+            return []
+        result = json.loads(raw)
+        types = [column["type"] for column in result["meta"]]
+        return [
+            tuple(from_json(t, v) for t, v in zip(types, row, strict=True))
+            for row in result["data"]
+        ]
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> int:
+        if rows:
+            values = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
+            self.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
+        return len(rows)
+
+    def version(self) -> str:
+        return str(self.query("SELECT version()")[0][0])
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        try:
+            return self._session.query(sql, fmt)
+        except Exception as exc:
+            raise WarehouseError(f"chdb://{self.path}", _first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
