@@ -12,10 +12,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from confluent_kafka.admin import (
-    AdminClient,
-    ClusterMetadata,  # type: ignore[attr-defined]
-)
+from confluent_kafka.admin import AdminClient
 
 from dossierhub.errors import ConfigError, ServiceUnreachableError
 from dossierhub.settings import Settings
@@ -57,8 +54,8 @@ class Endpoints:
         return {"bootstrap.servers": self.kafka_bootstrap, "logger": _librdkafka_log}
 
 
-def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> ClusterMetadata:
-    """Metadata of the cluster at ``bootstrap``, or a one-line unreachable error."""
+def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> int:
+    """Number of brokers in the cluster at ``bootstrap``, or a one-line unreachable error."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _librdkafka_log})  # type: ignore[dict-item]
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -71,7 +68,7 @@ def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> ClusterMetadata:
         ) from exc
     if not metadata.brokers:
         raise ServiceUnreachableError("kafka", bootstrap, "no broker in the cluster metadata")
-    return metadata
+    return len(metadata.brokers)
 
 
 def check_registry(url: str, timeout_s: float = 5.0) -> int:

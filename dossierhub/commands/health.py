@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     record(
         "kafka",
         endpoints.kafka_bootstrap,
-        lambda: f"{len(check_kafka(endpoints.kafka_bootstrap, args.timeout).brokers)} broker(s)",
+        lambda: f"{check_kafka(endpoints.kafka_bootstrap, args.timeout)} broker(s)",
     )
     record(
         "registry",
