@@ -15,6 +15,7 @@ from .catalog import (
 )
 from .conversion import from_json, to_utc_millis
 from .dvcqg import DvcqgStatus, dvcqg_status
+from .envelope import make_envelope
 from .errors import (
     IncompatibleReaderSchemaError,
     SchemaError,
@@ -23,7 +24,7 @@ from .errors import (
     UnencodableEventError,
     UnknownEventTypeError,
 )
-from .examples import example_event, example_events, make_envelope, pseudonym
+from .examples import example_event, example_events, pseudonym
 from .serde import SchemaLookup, decode, encode, peek_schema_id
 from .topics import TopicKind, TopicSpec, all_topics, canonical_topics, inbound_topic
 from .validation import ValidationWarning, event_type_of, validate_event

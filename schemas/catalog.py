@@ -1,7 +1,7 @@
 """The registry of event types: name, family, Avro record, key and canonical topic.
 
 Subjects follow RecordNameStrategy (subject = the record's fullname) and every subject is
-BACKWARD_TRANSITIVE; schemas/README.md explains why.
+FULL_TRANSITIVE; schemas/README.md explains why.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ __all__ = [
 ]
 
 NAMESPACE: Final = "vn.hcmc.dossierhub"
-COMPATIBILITY: Final = "BACKWARD_TRANSITIVE"
+# FULL_TRANSITIVE, stricter than backward: agencies upgrade their producers on their own schedule,
+# so both an old reader of new data and a new reader of old data must work, against every
+# version ever registered. It is also what refuses the removal of a field without a default.
+COMPATIBILITY: Final = "FULL_TRANSITIVE"
 # Separates the parts of a composite message key; none of the key values can contain it.
 _KEY_SEPARATOR: Final = "|"
 
@@ -137,15 +140,18 @@ _ALL: Final[tuple[EventType, ...]] = (
         "FeedbackResolved",
         "FeedbackPublished",
     ),
-    *_family(
-        Family.REFERENCE,
-        "agency_code",
-        topics.REFERENCE_EVENTS,
-        "AgencyRegistered",
-        "AgencyChanged",
+    # Reference data is effective-dated and its topic compacted: keying on the code alone would
+    # let compaction drop the 2023 version of an agency once its 2025 successor version arrives,
+    # and a replay could no longer rebuild 2023. One key per (code, valid_from) keeps each version.
+    *(
+        EventType(name, Family.REFERENCE, ("agency_code", "valid_from"), topics.REFERENCE_EVENTS)
+        for name in ("AgencyRegistered", "AgencyChanged")
     ),
     EventType(
-        "AdministrativeUnitChanged", Family.REFERENCE, ("unit_code",), topics.REFERENCE_EVENTS
+        "AdministrativeUnitChanged",
+        Family.REFERENCE,
+        ("unit_code", "valid_from"),
+        topics.REFERENCE_EVENTS,
     ),
     EventType("WorkingCalendarPublished", Family.REFERENCE, ("year",), topics.REFERENCE_EVENTS),
     EventType("DossierOutcome", Family.DERIVED, ("dossier_code",), topics.DOSSIER_OUTCOMES),

@@ -17,8 +17,9 @@ from typing import Any, Final
 
 from .catalog import Family, event_types
 from .catalog import event_type as _lookup_event_type
+from .envelope import make_envelope
 
-__all__ = ["HUB_AGENCY_CODE", "example_event", "example_events", "make_envelope", "pseudonym"]
+__all__ = ["HUB_AGENCY_CODE", "example_event", "example_events", "pseudonym"]
 
 #: agency code written by the hub itself into the envelope of derived events (UBND TP.HCM)
 HUB_AGENCY_CODE: Final = "000.00.00.H29"
@@ -40,33 +41,6 @@ _RECEIVED_AT: Final = datetime(2023, 3, 15, 2, 12, 34, 567000, tzinfo=UTC)
 def pseudonym(raw: str, key: bytes = _EXAMPLE_KEY) -> str:
     """HMAC-SHA-256 hex of ``raw``, the form personal data takes in events."""
     return hmac.new(key, raw.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def make_envelope(
-    event_type_name: str,
-    *,
-    agency_code: str,
-    occurred_at: datetime,
-    event_id: uuid.UUID | None = None,
-    recorded_at: datetime | None = None,
-    producer_system: str = _CITY_SYSTEM,
-    correlation_id: str | None = None,
-    causation_id: str | None = None,
-    rule_regime: str = "ND61_107",
-) -> dict[str, Any]:
-    """An envelope for ``event_type_name``; the id defaults to a new random UUID."""
-    return {
-        "event_id": event_id if event_id is not None else uuid.uuid4(),
-        "event_type": event_type_name,
-        "schema_version": _lookup_event_type(event_type_name).schema_version,
-        "occurred_at": occurred_at,
-        "recorded_at": recorded_at if recorded_at is not None else occurred_at,
-        "agency_code": agency_code,
-        "producer_system": producer_system,
-        "correlation_id": correlation_id,
-        "causation_id": causation_id,
-        "rule_regime": rule_regime,
-    }
 
 
 def _at(days: int, hours: float = 0) -> datetime:

@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_COMPATIBILITY", "RegistryService"]
 
 _POM = DEPLOY_LOCAL / "registry" / "pom.xml"
 #: Apicurio enforces no compatibility rule unless one is set; this is the hub's default.
-DEFAULT_COMPATIBILITY = "BACKWARD_TRANSITIVE"
+DEFAULT_COMPATIBILITY = "FULL_TRANSITIVE"
 # 3.3 is built for Java 21; 3.0 is the newest line that runs on the machine's Java 17.
 _MODERN = ("3.3.3", "tar.gz", 21)
 _JAVA17 = ("3.0.9", "zip", 17)

@@ -182,7 +182,7 @@ def test_subject_is_the_record_fullname() -> None:
     for known in EVENT_TYPES:
         assert schemas.subject_for(known.name) == known.fullname
         assert schemas.event_type_by_fullname(known.fullname) is known
-    assert schemas.COMPATIBILITY == "BACKWARD_TRANSITIVE"
+    assert schemas.COMPATIBILITY == "FULL_TRANSITIVE"
 
 
 def test_unknown_event_type() -> None:
