@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from dossierhub import __version__
-from dossierhub.commands import demo, health, stack
+from dossierhub.commands import bench, demo, health, publish, schemas, stack, topics
 from dossierhub.errors import HubError
 from dossierhub.settings import Settings
 
 __all__ = ["main"]
 
-_COMMANDS = (stack, health, demo)
+_COMMANDS = (stack, health, topics, schemas, publish, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        # The registry client's HTTP library logs every request at INFO.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         code: int = args.handler(args, settings)
     except HubError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

@@ -20,6 +20,9 @@ Environment variables (all optional):
 ``DOSSIERHUB_REGISTRY_JAVA``   Java for Apicurio 3.3 (21+). Default: the newest JDK found under
                                ``/usr/lib/jvm``; without one, Apicurio 3.0 runs on Java 17.
 ``DOSSIERHUB_STARTUP_TIMEOUT`` seconds to wait for each service to become ready. Default 120.
+``DOSSIERHUB_DELIVERY_TIMEOUT`` seconds a published event may wait for the broker's
+                               acknowledgement before the publisher reports it undelivered.
+                               Default 60.
 =============================  ===============================================================
 """
 
@@ -49,6 +52,7 @@ _KNOWN = {
     "JAVA",
     "REGISTRY_JAVA",
     "STARTUP_TIMEOUT",
+    "DELIVERY_TIMEOUT",
     "LOG_LEVEL",
 }
 
@@ -66,6 +70,7 @@ class Settings:
     java: str = "java"
     registry_java: str | None = None
     startup_timeout_s: float = 120.0
+    delivery_timeout_s: float = 60.0
     log_level: str = "INFO"
 
     @classmethod
@@ -103,6 +108,8 @@ class Settings:
             values["registry_java"] = registry_java
         if timeout := get("STARTUP_TIMEOUT"):
             values["startup_timeout_s"] = _positive_float(_PREFIX + "STARTUP_TIMEOUT", timeout)
+        if delivery := get("DELIVERY_TIMEOUT"):
+            values["delivery_timeout_s"] = _positive_float(_PREFIX + "DELIVERY_TIMEOUT", delivery)
         if level := get("LOG_LEVEL"):
             values["log_level"] = level.upper()
         return cls(**values)  # type: ignore[arg-type]

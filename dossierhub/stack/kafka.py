@@ -10,12 +10,24 @@ from pathlib import Path
 
 from dossierhub.endpoints import check_kafka
 from dossierhub.errors import ServiceError
+from dossierhub.settings import Settings
 from dossierhub.stack._service import DEPLOY_LOCAL, Service, render_template
 from dossierhub.stack._toolchain import find_java, maven_fetch
 
-__all__ = ["KafkaService"]
+__all__ = ["KafkaService", "kafka_classpath"]
 
 _POM = DEPLOY_LOCAL / "kafka" / "pom.xml"
+
+
+def _lib_dir(settings: Settings) -> Path:
+    return settings.home / "lib" / "kafka"
+
+
+def kafka_classpath(settings: Settings) -> str:
+    """Classpath of the pinned Kafka jars (fetched on first use): the broker and Kafka's own
+    tools (ProducerPerformance, the consumer-groups command) run from the same artifacts."""
+    maven_fetch(_POM, _lib_dir(settings))
+    return f"{_lib_dir(settings)}/*"
 
 
 class KafkaService(Service):
@@ -39,11 +51,11 @@ class KafkaService(Service):
 
     @property
     def lib_dir(self) -> Path:
-        return self.settings.home / "lib" / "kafka"
+        return _lib_dir(self.settings)
 
     @property
     def classpath(self) -> str:
-        return f"{self.lib_dir}/*"
+        return kafka_classpath(self.settings)
 
     @property
     def version(self) -> str:
@@ -54,7 +66,7 @@ class KafkaService(Service):
         return "unknown"
 
     def prepare(self) -> None:
-        maven_fetch(_POM, self.lib_dir)
+        kafka_classpath(self.settings)
         data = self.dir / "data"
         render_template(
             DEPLOY_LOCAL / "kafka" / "server.properties.in",

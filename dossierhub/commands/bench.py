@@ -1,0 +1,48 @@
+"""``dossierhub bench …`` — benchmarks that print JSON with a reference measured in the same run.
+
+Numbers from this shared 2-core machine are noisy; compare the ``ratio``, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dossierhub.commands._output import print_json
+from dossierhub.endpoints import Endpoints, check_kafka
+from dossierhub.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("bench", help="run a benchmark and print JSON")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="BENCHMARK")
+    produce = kinds.add_parser(
+        "produce", help="publisher SDK vs Kafka's ProducerPerformance on the same broker"
+    )
+    produce.add_argument("--events", type=int, default=200_000, help="events to publish")
+    produce.set_defaults(handler=_produce)
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _produce(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.registry import SchemaIds
+
+    from dossierhub.stack._toolchain import find_java
+    from dossierhub.stack.kafka import kafka_classpath
+    from producers.bench import bench_produce
+
+    endpoints = Endpoints.resolve(settings)
+    check_kafka(endpoints.kafka_bootstrap)
+    result = bench_produce(
+        bootstrap=endpoints.kafka_bootstrap,
+        schema_id_of=SchemaIds.connect(endpoints.registry_url).id_of,
+        java=find_java(settings.java),
+        kafka_classpath=kafka_classpath(settings),
+        events=args.events,
+        progress=_progress,
+    )
+    print_json(result)
+    return 0
