@@ -1,0 +1,152 @@
+"""Derived facts the dossier core asks its caller to publish.
+
+Each fact carries what the envelope needs (``event_type``, ``event_id``, ``occurred_at``,
+``causation_id``) and ``body()``: the Avro-ready fields of its ``vn.hcmc.dossierhub.derived.*``
+schema without the envelope, so the caller publishes ``{"envelope": make_envelope(...),
+**fact.body()}``.
+
+Ids are deterministic (``uuid5``) so that a replay of the same log yields the same ids and the
+sink can drop duplicates by id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Final
+
+__all__ = [
+    "DERIVED_ID_NAMESPACE",
+    "DossierBecameOverdue",
+    "DossierDueSoon",
+    "DossierOutcome",
+    "Fact",
+    "OutcomeClass",
+    "derived_event_id",
+]
+
+#: namespace of every derived event id; never change it (ids would change on replay)
+DERIVED_ID_NAMESPACE: Final = uuid.UUID("0b99e04a-2d34-4347-b084-3e9f57badf6a")
+
+
+def derived_event_id(dossier_code: str, kind: str, discriminator: str) -> uuid.UUID:
+    """``uuid5(namespace, "<dossier_code>|<kind>|<discriminator>")``."""
+    return uuid.uuid5(DERIVED_ID_NAMESPACE, f"{dossier_code}|{kind}|{discriminator}")
+
+
+class OutcomeClass(StrEnum):
+    """Symbols of ``DossierOutcome.outcome_class``."""
+
+    EARLY = "EARLY"  # trước hạn
+    ON_TIME = "ON_TIME"  # đúng hạn
+    OVERDUE = "OVERDUE"  # quá hạn / trễ hạn
+
+
+@dataclass(frozen=True, slots=True)
+class DossierOutcome:
+    """On-time classification of a dossier whose processing ended (resolved or stopped)."""
+
+    event_type: ClassVar[str] = "DossierOutcome"
+
+    event_id: uuid.UUID
+    #: when processing ended (resolution or stop): the envelope's occurred_at
+    occurred_at: datetime
+    #: event_id of the dossier event whose application produced this fact
+    causation_id: str
+    dossier_code: str
+    outcome_class: OutcomeClass
+    received_at: datetime
+    #: end used for the classification (the request time if left waiting for a supplement)
+    resolved_at: datetime
+    due_date: date
+    days_taken: int
+    days_late: int
+    receiving_agency_code: str
+    resolving_agency_code: str
+    procedure_code: str
+    #: None when the catalog level was not known at reception; the schema field is required,
+    #: so the caller must look it up or hold the fact (see README, open questions)
+    authority_level: str | None
+    channel: str
+    apology_issued: bool
+    resolution: str | None
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "dossier_code": self.dossier_code,
+            "outcome_class": self.outcome_class.value,
+            "received_at": self.received_at,
+            "resolved_at": self.resolved_at,
+            "due_date": self.due_date,
+            "days_taken": self.days_taken,
+            "days_late": self.days_late,
+            "receiving_agency_code": self.receiving_agency_code,
+            "resolving_agency_code": self.resolving_agency_code,
+            "procedure_code": self.procedure_code,
+            "authority_level": self.authority_level,
+            "channel": self.channel,
+            "apology_issued": self.apology_issued,
+            "resolution": self.resolution,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DossierBecameOverdue:
+    """An in-progress dossier passed the end of its due date in force."""
+
+    event_type: ClassVar[str] = "DossierBecameOverdue"
+
+    event_id: uuid.UUID
+    occurred_at: datetime
+    dossier_code: str
+    due_date: date
+    #: the agency holding the dossier when it became overdue (schema: "Agency holding")
+    resolving_agency_code: str
+    procedure_code: str
+    authority_level: str | None
+    detected_at: datetime
+    causation_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "dossier_code": self.dossier_code,
+            "due_date": self.due_date,
+            "resolving_agency_code": self.resolving_agency_code,
+            "procedure_code": self.procedure_code,
+            "authority_level": self.authority_level,
+            "detected_at": self.detected_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DossierDueSoon:
+    """An in-progress dossier is within N working days of its due date in force."""
+
+    event_type: ClassVar[str] = "DossierDueSoon"
+
+    event_id: uuid.UUID
+    occurred_at: datetime
+    dossier_code: str
+    due_date: date
+    resolving_agency_code: str
+    procedure_code: str
+    authority_level: str | None
+    detected_at: datetime
+    working_days_left: int
+    causation_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "dossier_code": self.dossier_code,
+            "due_date": self.due_date,
+            "resolving_agency_code": self.resolving_agency_code,
+            "procedure_code": self.procedure_code,
+            "authority_level": self.authority_level,
+            "detected_at": self.detected_at,
+            "working_days_left": self.working_days_left,
+        }
+
+
+Fact = DossierOutcome | DossierBecameOverdue | DossierDueSoon
