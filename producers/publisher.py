@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -40,6 +39,10 @@ from schemas.topics import inbound_topic
 __all__ = ["DeliveryError", "Publisher", "UndeliveredEvent"]
 
 log = logging.getLogger(__name__)
+
+# Serve delivery callbacks every this many events: often enough to keep the local queue
+# short, rarely enough that polling costs nothing per event.
+_POLL_EVERY = 1000
 
 #: resolves an event type to the schema id its subject has in the registry
 SchemaIdLookup = Callable[[EventType], int]
@@ -67,15 +70,6 @@ class DeliveryError(HubError):
         self.delivered = delivered
 
 
-@dataclass
-class _InFlight:
-    event_id: str
-    event_type: str
-    topic: str
-    key: bytes
-    value: bytes
-
-
 class Publisher:
     """Publishes one agency's events to its inbound topic ``hub.inbound.<agency_code>``."""
 
@@ -95,8 +89,8 @@ class Publisher:
         self.topic = topic or inbound_topic(agency_code)
         self.producer_system = producer_system
         self._schema_id_of = schema_id_of
-        self._in_flight: dict[int, _InFlight] = {}
-        self._undelivered: list[tuple[_InFlight, str]] = []
+        self._undelivered: list[tuple[str, bytes, bytes, str]] = []
+        self._queued = 0
         self._delivered = 0
         self._delivery_timeout_s = delivery_timeout_s
         config: dict[str, Any] = {
@@ -114,7 +108,6 @@ class Publisher:
             self._producer = Producer(config)
         except KafkaException as exc:
             raise HubError(f"cannot create a Kafka producer: {exc}") from exc
-        self._next_ticket = 0
 
     @classmethod
     def connect(
@@ -187,43 +180,33 @@ class Publisher:
             )
         validate_event(event, event_type=name)
         value = encode(event, self._schema_id_of(known), known.schema)
-        in_flight = _InFlight(
-            event_id=str(envelope["event_id"]),
-            event_type=name,
-            topic=self.topic,
-            key=known.message_key(event).encode(),
-            value=value,
-        )
-        self._send(in_flight)
-        return in_flight.event_id
+        self._send(self.topic, known.message_key(event).encode(), value)
+        return str(envelope["event_id"])
 
-    def _send(self, in_flight: _InFlight) -> None:
-        ticket = self._next_ticket
-        self._next_ticket += 1
-        self._in_flight[ticket] = in_flight
+    def _send(self, topic: str, key: bytes, value: bytes) -> None:
+        # No per-event bookkeeping on the hot path: a failed delivery report carries the
+        # message itself, and the event id and type are read back from its bytes.
         while True:
             try:
-                self._producer.produce(
-                    in_flight.topic,
-                    value=in_flight.value,
-                    key=in_flight.key,
-                    on_delivery=partial(self._on_delivery, ticket),
-                )
+                self._producer.produce(topic, value, key, on_delivery=self._on_delivery)
                 break
             except BufferError:
-                # The local queue is full: let deliveries drain it, then try again.
+                # The local queue is full: serve delivery reports to drain it, then try again.
                 self._producer.poll(0.1)
             except KafkaException as exc:
-                del self._in_flight[ticket]
-                raise HubError(f"cannot queue {in_flight.event_type}: {exc}") from exc
-        self._producer.poll(0)
+                raise HubError(f"cannot queue an event for {topic}: {exc}") from exc
+        self._queued += 1
+        if self._queued % _POLL_EVERY == 0:
+            self._producer.poll(0)
 
-    def _on_delivery(self, ticket: int, err: KafkaError | None, _msg: Message) -> None:
-        in_flight = self._in_flight.pop(ticket)
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self._delivered += 1
         else:
-            self._undelivered.append((in_flight, err.str()))
+            # a delivery report always carries the topic, key and value that were produced
+            self._undelivered.append(
+                (msg.topic() or "", msg.key() or b"", msg.value() or b"", err.str())
+            )
 
     def flush(self, timeout_s: float | None = None) -> int:
         """Wait for every delivery report; return how many events were acknowledged in all.
@@ -235,12 +218,15 @@ class Publisher:
         limit = self._delivery_timeout_s + 5 if timeout_s is None else timeout_s
         remaining = self._producer.flush(limit)
         if remaining:
-            for in_flight in self._in_flight.values():
-                self._undelivered.append((in_flight, f"no delivery report within {limit:.0f}s"))
+            raise HubError(
+                f"{remaining} event(s) still without a delivery report after {limit:.0f}s",
+                hint="call flush() again; librdkafka reports every event within "
+                "DOSSIERHUB_DELIVERY_TIMEOUT",
+            )
         if self._undelivered:
             undelivered = [
-                UndeliveredEvent(f.event_id, f.event_type, f.key.decode(), reason)
-                for f, reason in self._undelivered
+                UndeliveredEvent(*_envelope_head(value), key.decode(), reason)
+                for _, key, value, reason in self._undelivered
             ]
             log.warning("publisher %s: %d event(s) undelivered", self.agency_code, len(undelivered))
             raise DeliveryError(undelivered, self._delivered)
@@ -248,16 +234,15 @@ class Publisher:
 
     def retry_undelivered(self) -> int:
         """Send the undelivered events again, byte for byte; returns how many were re-queued."""
-        retry = [f for f, _ in self._undelivered]
-        self._undelivered.clear()
-        for in_flight in retry:
-            self._send(in_flight)
+        retry, self._undelivered = self._undelivered, []
+        for topic, key, value, _ in retry:
+            self._send(topic, key, value)
         return len(retry)
 
     @property
     def pending(self) -> int:
         """Events queued or in flight, not yet acknowledged nor failed."""
-        return len(self._in_flight)
+        return self._queued - self._delivered - len(self._undelivered)
 
     def close(self) -> None:
         """Flush what is in flight (raising if undelivered) and release the producer."""
@@ -274,3 +259,26 @@ class Publisher:
     ) -> None:
         if exc_type is None:
             self.close()
+
+
+def _envelope_head(value: bytes) -> tuple[str, str]:
+    """``(event_id, event_type)`` from Confluent-framed Avro bytes of any event of the hub.
+
+    Every event starts with its envelope, whose first two fields are strings; reading just those
+    spares the publisher from keeping a copy of each event until it is acknowledged.
+    """
+    position = 5  # magic byte and schema id
+    fields = []
+    for _ in range(2):
+        length, shift = 0, 0
+        while True:
+            byte = value[position]
+            position += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        length = (length >> 1) ^ -(length & 1)  # zigzag
+        fields.append(value[position : position + length].decode())
+        position += length
+    return fields[0], fields[1]

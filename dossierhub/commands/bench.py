@@ -28,11 +28,10 @@ def _progress(line: str) -> None:
 
 
 def _produce(args: argparse.Namespace, settings: Settings) -> int:
-    from schemas.registry import SchemaIds
-
     from dossierhub.stack._toolchain import find_java
     from dossierhub.stack.kafka import kafka_classpath
     from producers.bench import bench_produce
+    from schemas.registry import SchemaIds
 
     endpoints = Endpoints.resolve(settings)
     check_kafka(endpoints.kafka_bootstrap)
