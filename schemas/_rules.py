@@ -7,7 +7,7 @@ before it is compared with one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final
 
 from dossierhub.errors import ValidationError
@@ -16,12 +16,17 @@ __all__ = ["HCMC_TZ", "check", "local_date"]
 
 # Vietnam has kept UTC+7 without daylight saving since 1975; a fixed offset avoids depending on
 # the tzdata package on slim images.
-HCMC_TZ: Final = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+_HCMC_OFFSET: Final = timedelta(hours=7)
+HCMC_TZ: Final = timezone(_HCMC_OFFSET, "Asia/Ho_Chi_Minh")
 
 _Rule = Callable[[Mapping[str, Any]], None]
 
 
 def local_date(instant: datetime) -> date:
+    # Instants are nearly always UTC already; shifting the wall clock is then the same
+    # conversion at a fifth of astimezone's cost (and overflows with the same OverflowError).
+    if type(instant) is datetime and instant.tzinfo is UTC:
+        return (instant + _HCMC_OFFSET).date()
     return instant.astimezone(HCMC_TZ).date()
 
 

@@ -7,6 +7,10 @@ schema (required fields, types, enum symbols, formats named in the .avsc) and th
 cross-field rules of :mod:`schemas._rules`. The first failure raises
 :class:`dossierhub.errors.ValidationError` with the dotted field path and the value; deviations
 that are tolerated come back as warnings.
+
+The schema checks run as a checker compiled once per event type (:mod:`schemas._validator`).
+The generic walker below stays the reference: the compiled code hands it every value it does not
+accept outright, so errors and warnings are worded and ordered by the walker alone.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from dossierhub.errors import ValidationError
 
 from . import _files, _rules
 from ._formats import check_format, check_pseudonymized, field_checks
+from ._validator import Check, compile_checker
 from ._walk import child_path, non_null_branches, resolve
 from .catalog import event_type as _lookup_event_type
 
 __all__ = ["ValidationWarning", "event_type_of", "validate_event"]
 
-_INT_RANGE: Final = range(-(2**31), 2**31)
-_LONG_RANGE: Final = range(-(2**63), 2**63)
+# Compared, never tested with ``in range(...)``: for an int subclass (an IntEnum, say) range
+# membership falls back to scanning every value of the range, which for a long never ends.
+_INT_BOUNDS: Final = (-(2**31), 2**31)
+_LONG_BOUNDS: Final = (-(2**63), 2**63)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +59,56 @@ def validate_event(
     event: Mapping[str, Any], *, event_type: str | None = None
 ) -> list[ValidationWarning]:
     """Validate ``event`` as ``event_type`` (default: its ``envelope.event_type``)."""
-    name = event_type if event_type is not None else event_type_of(event)
-    envelope = event.get("envelope")
-    declared = envelope.get("event_type") if isinstance(envelope, Mapping) else None
-    # Checked first: a wrong type name would otherwise surface as a confusing field error.
-    if declared is not None and declared != name:
-        raise ValidationError("envelope.event_type", declared, f"expected {name}")
+    name = _checked_name(event, event_type)
+    check = _checkers.get(name) or _compile(name)
+    warnings: list[ValidationWarning] = []
+    check(event, warnings)
+    _rules.check(name, event)
+    return warnings
+
+
+def _validate_by_walking(
+    event: Mapping[str, Any], *, event_type: str | None = None
+) -> list[ValidationWarning]:
+    """:func:`validate_event` with the generic walker alone: the reference for the tests."""
+    name = _checked_name(event, event_type)
     schema = _lookup_event_type(name).schema
     warnings: list[ValidationWarning] = []
     _Walker(_files.named_types(schema), warnings).check(event, schema, "")
     _rules.check(name, event)
     return warnings
+
+
+def _checked_name(event: Mapping[str, Any], event_type: str | None) -> str:
+    name = event_type if event_type is not None else event_type_of(event)
+    envelope = event.get("envelope")
+    declared = None
+    if type(envelope) is dict or isinstance(envelope, Mapping):
+        declared = envelope.get("event_type")
+    # Checked first: a wrong type name would otherwise surface as a confusing field error.
+    if declared is not None and declared != name:
+        raise ValidationError("envelope.event_type", declared, f"expected {name}")
+    return name
+
+
+# One compiled checker per event type; the parsed schemas are loaded once per process too.
+_checkers: dict[str, Check[ValidationWarning]] = {}
+
+
+def _compile(name: str) -> Check[ValidationWarning]:
+    check = _checker_for(name, _lookup_event_type(name).schema)
+    _checkers[name] = check
+    return check
+
+
+def _checker_for(name: str, schema: dict[str, Any]) -> Check[ValidationWarning]:
+    """The compiled checker of a fastavro-parsed record schema."""
+    named = _files.named_types(schema)
+
+    def check_value(value: Any, schema: Any, path: str, warnings: list[ValidationWarning]) -> None:
+        _Walker(named, warnings).check(value, schema, path)
+
+    return compile_checker(name, schema, named, check_value, _string_rules)
 
 
 class _Walker:
@@ -140,16 +186,19 @@ class _Walker:
             item = value[field["name"]]
             self.check(item, field["type"], where)
             if isinstance(item, str):
-                self._string_rules(field, where, item)
+                _string_rules(field, where, item, self._warnings)
 
-    def _string_rules(self, field: Mapping[str, Any], path: str, value: str) -> None:
-        fmt, pseudonymized = field_checks(field)
-        if pseudonymized:
-            check_pseudonymized(path, value)
-        if fmt is not None:
-            warning = check_format(fmt, path, value)
-            if warning is not None:
-                self._warnings.append(ValidationWarning(path, value, warning))
+
+def _string_rules(
+    field: Mapping[str, Any], path: str, value: str, warnings: list[ValidationWarning]
+) -> None:
+    fmt, pseudonymized = field_checks(field)
+    if pseudonymized:
+        check_pseudonymized(path, value)
+    if fmt is not None:
+        warning = check_format(fmt, path, value)
+        if warning is not None:
+            warnings.append(ValidationWarning(path, value, warning))
 
 
 def _primitive(value: Any, kind: str, path: str) -> None:
@@ -159,8 +208,8 @@ def _primitive(value: Any, kind: str, path: str) -> None:
     elif kind == "boolean":
         ok = isinstance(value, bool)
     elif kind in ("int", "long"):
-        bounds = _INT_RANGE if kind == "int" else _LONG_RANGE
-        ok = isinstance(value, int) and not isinstance(value, bool) and value in bounds
+        low, high = _INT_BOUNDS if kind == "int" else _LONG_BOUNDS
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value < high
     elif kind in ("float", "double"):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     elif kind == "bytes":
