@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from dossierhub import __version__
-from dossierhub.commands import bench, demo, health, publish, schemas, stack, topics
+from dossierhub.commands import bench, demo, health, publish, run, schemas, stack, topics
 from dossierhub.errors import HubError
 from dossierhub.settings import Settings
 
 __all__ = ["main"]
 
-_COMMANDS = (stack, health, topics, schemas, publish, bench, demo)
+_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
-        # The registry client's HTTP library logs every request at INFO.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        # The registry client's (vendored) HTTP library logs every request at INFO.
+        for name in ("httpx", "httpx2", "httpcore"):
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
         code: int = args.handler(args, settings)
     except HubError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

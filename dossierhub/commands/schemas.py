@@ -8,7 +8,6 @@ registers what is not registered yet, exiting 1 if the registry refused a schema
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from schemas.catalog import COMPATIBILITY, event_type, event_types
 from schemas.evolution import SubjectReport, apply_schemas, check_schemas
 from schemas.registry import Registry, load_schemas
 
-_HTTP_LOGGERS = ("httpx", "httpx2", "httpcore")
 _Run = Callable[[Registry, Mapping[str, str]], list[SubjectReport]]
 
 
@@ -66,9 +64,6 @@ def _apply(registry: Registry, wanted: Mapping[str, str]) -> list[SubjectReport]
 
 def _handler(run: _Run) -> Callable[[argparse.Namespace, Settings], int]:
     def handle(args: argparse.Namespace, settings: Settings) -> int:
-        # The registry client's HTTP library logs every request at INFO: noise on a CLI's stderr.
-        for name in _HTTP_LOGGERS:
-            logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
         types = [event_type(name) for name in args.event_type] or list(event_types())
         wanted = load_schemas(args.schemas_dir, types)
         registry = Registry(Endpoints.resolve(settings).registry_url)
