@@ -93,21 +93,18 @@ class DossierOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class DossierBecameOverdue:
-    """An in-progress dossier passed the end of its due date in force."""
-
-    event_type: ClassVar[str] = "DossierBecameOverdue"
+class _Alert:
+    """What both alerts say about an in-progress dossier and its due date in force."""
 
     event_id: uuid.UUID
     occurred_at: datetime
     dossier_code: str
     due_date: date
-    #: the agency holding the dossier when it became overdue (schema: "Agency holding")
+    #: the agency holding the dossier when the alert fired (schema: "Agency holding")
     resolving_agency_code: str
     procedure_code: str
     authority_level: str | None
     detected_at: datetime
-    causation_id: str | None = None
 
     def body(self) -> dict[str, Any]:
         return {
@@ -121,32 +118,25 @@ class DossierBecameOverdue:
 
 
 @dataclass(frozen=True, slots=True)
-class DossierDueSoon:
+class DossierBecameOverdue(_Alert):
+    """An in-progress dossier passed the end of its due date in force."""
+
+    event_type: ClassVar[str] = "DossierBecameOverdue"
+
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DossierDueSoon(_Alert):
     """An in-progress dossier is within N working days of its due date in force."""
 
     event_type: ClassVar[str] = "DossierDueSoon"
 
-    event_id: uuid.UUID
-    occurred_at: datetime
-    dossier_code: str
-    due_date: date
-    resolving_agency_code: str
-    procedure_code: str
-    authority_level: str | None
-    detected_at: datetime
-    working_days_left: int
+    working_days_left: int = 0
     causation_id: str | None = None
 
     def body(self) -> dict[str, Any]:
-        return {
-            "dossier_code": self.dossier_code,
-            "due_date": self.due_date,
-            "resolving_agency_code": self.resolving_agency_code,
-            "procedure_code": self.procedure_code,
-            "authority_level": self.authority_level,
-            "detected_at": self.detected_at,
-            "working_days_left": self.working_days_left,
-        }
+        return {**_Alert.body(self), "working_days_left": self.working_days_left}
 
 
 Fact = DossierOutcome | DossierBecameOverdue | DossierDueSoon
