@@ -16,7 +16,7 @@ from typing import Any, Final
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 
-from ._writer import Write, compile_writer
+from ._writer import Encode, compile_writer
 from .errors import IncompatibleReaderSchemaError, UndecodableMessageError, UnencodableEventError
 
 __all__ = ["HEADER_SIZE", "MAGIC_BYTE", "SchemaLookup", "decode", "encode", "peek_schema_id"]
@@ -38,10 +38,10 @@ class _Buffer(threading.local):
 
 
 _buffer: Final = _Buffer()
-# schema id -> (the parsed schema it was compiled from, its framing header, compiled writer).
+# schema id -> (the parsed schema it was compiled from, its framing header, compiled encoder).
 # The schema object is kept and compared by identity, so a test or a second registry that
 # reuses an id for another schema gets a fresh compilation instead of a wrong writer.
-_writers: dict[int, tuple[Mapping[str, Any], bytes, Write | None]] = {}
+_writers: dict[int, tuple[Mapping[str, Any], bytes, Encode | None]] = {}
 _ENCODE_ERRORS: Final = (
     struct.error,
     ValueError,
@@ -53,12 +53,19 @@ _ENCODE_ERRORS: Final = (
 )
 
 
-def _writer_for(schema_id: int, parsed_schema: Mapping[str, Any]) -> tuple[bytes, Write | None]:
+def _compile(schema: Mapping[str, Any]) -> Encode | None:
+    try:
+        return compile_writer(schema, schema.get("__named_schemas", {}))
+    except (RecursionError, SyntaxError, MemoryError, KeyError, TypeError, ValueError):
+        # A schema the generator cannot express (absurdly deep, or malformed): fastavro.
+        return None
+
+
+def _writer_for(schema_id: int, parsed_schema: Mapping[str, Any]) -> tuple[bytes, Encode | None]:
     entry = _writers.get(schema_id)
     if entry is None or entry[0] is not parsed_schema:
         header = _HEADER.pack(MAGIC_BYTE, schema_id)
-        named = parsed_schema.get("__named_schemas", {})
-        entry = (parsed_schema, header, compile_writer(parsed_schema, named))
+        entry = (parsed_schema, header, _compile(parsed_schema))
         _writers[schema_id] = entry
     return entry[1], entry[2]
 
@@ -76,9 +83,7 @@ def encode(event: Mapping[str, Any], schema_id: int, parsed_schema: Mapping[str,
         else:
             header, write = _writer_for(schema_id, parsed_schema)
         if write is not None:
-            out = bytearray(header)
-            write(out, event)
-            return bytes(out)
+            return write(header, event)
         io = _buffer.io
         io.seek(0)
         io.truncate()
