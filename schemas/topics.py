@@ -24,6 +24,7 @@ __all__ = [
     "DEADLETTER",
     "DOSSIER_ALERTS",
     "DOSSIER_EVENTS",
+    "DOSSIER_INTAKE",
     "DOSSIER_OUTCOMES",
     "FEEDBACK_EVENTS",
     "INBOUND_PREFIX",
@@ -35,6 +36,7 @@ __all__ = [
     "inbound_agency",
     "inbound_topic",
     "inbound_topic_spec",
+    "processor_topics",
 ]
 
 INBOUND_PREFIX: Final = "hub.inbound."
@@ -46,6 +48,9 @@ DOSSIER_OUTCOMES: Final = "hub.dossier.outcomes"
 DOSSIER_ALERTS: Final = "hub.dossier.alerts"
 AGGREGATES: Final = "hub.aggregates"
 DEADLETTER: Final = "hub.deadletter"
+#: validated dossier events on their way to the dossier agent (stream_processors), keyed by
+#: dossier_code; only the events the agent accepts are copied on to DOSSIER_EVENTS
+DOSSIER_INTAKE: Final = "hub.dossier.intake"
 
 # Kafka topic names allow dots, so the electronic identifier can be used verbatim.
 _AGENCY_CODE = re.compile(r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}")
@@ -59,6 +64,7 @@ class TopicKind(StrEnum):
     STATE = "state"  # compacted: latest value per key
     ALERT = "alert"  # transient notifications, re-derivable
     DEADLETTER = "deadletter"  # rejected input, kept until someone has looked at it
+    INTERNAL = "internal"  # a buffer between two processor stages, re-derivable from inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,14 @@ _CANONICAL: Final[tuple[_Template, ...]] = (
     _Template(DEADLETTER, TopicKind.DEADLETTER, 3, "inbound messages the hub could not accept"),
 )
 _INBOUND_PARTITIONS: Final = 3
+# The intake has the partitions of the topic the dossier agent copies to, so a dossier keeps its
+# partition number from intake to canonical topic to derived topics (and the agent's table).
+_PROCESSOR: Final[tuple[_Template, ...]] = (
+    _Template(
+        DOSSIER_INTAKE, TopicKind.INTERNAL, 6, "validated dossier events awaiting the state agent"
+    ),
+)
+_SEVEN_DAYS_MS: Final = 7 * 24 * 3600 * 1000
 
 
 def _config(kind: TopicKind, replication_factor: int) -> dict[str, str]:
@@ -113,6 +127,10 @@ def _config(kind: TopicKind, replication_factor: int) -> dict[str, str]:
         config |= {"cleanup.policy": "compact"}
     elif kind is TopicKind.ALERT:
         config |= {"cleanup.policy": "delete", "retention.ms": str(_THIRTY_DAYS_MS)}
+    elif kind is TopicKind.INTERNAL:
+        # Only has to outlive the dossier agent's lag: what the agent still needs of a record
+        # (a held event) it keeps in its own state, and a rebuild replays the inbound topics.
+        config |= {"cleanup.policy": "delete", "retention.ms": str(_SEVEN_DAYS_MS)}
     else:
         # A rejected message is an agency's fact that has not reached the log yet: never drop it.
         config |= {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
@@ -167,6 +185,15 @@ def canonical_topics(replication_factor: int) -> tuple[TopicSpec, ...]:
     """The hub's own topics (everything but the per-agency inbound ones)."""
     _check_replication(replication_factor)
     return tuple(_spec(template, replication_factor) for template in _CANONICAL)
+
+
+def processor_topics(replication_factor: int) -> tuple[TopicSpec, ...]:
+    """Topics between the stream processors' stages (``dossierhub run`` applies them).
+
+    Kept apart from :func:`canonical_topics`: nothing outside the processors reads them.
+    """
+    _check_replication(replication_factor)
+    return tuple(_spec(template, replication_factor) for template in _PROCESSOR)
 
 
 def all_topics(replication_factor: int, agency_codes: Iterable[str] = ()) -> tuple[TopicSpec, ...]:

@@ -1,0 +1,116 @@
+"""``dossierhub run`` — the stream processors (validator, dossier state) as one Faust worker.
+
+The topics are applied first (``schemas.topics``, as ``topics apply`` does): Faust creates only
+its own internal topics, and a worker that subscribes before a topic exists never picks it up.
+The worker then reads the inbound topic of every agency that exists at that moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+
+from dossierhub.endpoints import Endpoints
+from dossierhub.errors import HubError
+from dossierhub.settings import Settings
+from schemas.admin import TopicAdmin, replication_factor_for
+from schemas.topics import all_topics, inbound_agency, processor_topics
+from stream_processors.app import build_app, changelog_topics
+from stream_processors.config import DEFAULT_APP_ID, ProcessorConfig
+from stream_processors.worker import RunOptions, run_worker
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the stream processors (validator, dossier state) until stopped or idle",
+        description="Applies the topic declarations, then runs the processors as one Faust "
+        "worker. Progress (records in, accepted, dead-lettered, outcomes) goes to stderr.",
+    )
+    parser.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="stop (exit 0) once every consumer group of the processors has caught up",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=_positive,
+        default=5.0,
+        metavar="N",
+        help="how long the groups must stay caught up before --until-idle stops (default 5)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="with --until-idle: exit 1 if still not idle after this long",
+    )
+    parser.add_argument(
+        "--app-id",
+        default=DEFAULT_APP_ID,
+        help=f"Faust app id = consumer group = changelog prefix (default {DEFAULT_APP_ID})",
+    )
+    parser.add_argument(
+        "--store", default="memory://", help="table store: memory:// (default) or rocksdb://"
+    )
+    parser.add_argument(
+        "--web-port", type=int, metavar="PORT", help="Faust's web port (default: a free one)"
+    )
+    parser.add_argument(
+        "--future-tolerance-seconds",
+        type=_positive,
+        default=300.0,
+        metavar="N",
+        help="refuse events whose occurred_at is more than N s ahead of the clock (default 300)",
+    )
+    parser.add_argument(
+        "--progress-seconds", type=_positive, default=5.0, metavar="N", help="progress interval"
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: expected a positive number")
+    return value
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    endpoints = Endpoints.resolve(settings)
+    admin = TopicAdmin(endpoints.kafka_config())
+    replication = replication_factor_for(admin.broker_count())
+    inbound = sorted(name for name in admin.describe() if inbound_agency(name) is not None)
+    agencies = [code for name in inbound if (code := inbound_agency(name)) is not None]
+    config = ProcessorConfig.from_settings(
+        settings,
+        endpoints,
+        replication_factor=replication,
+        app_id=args.app_id,
+        store=args.store,
+        web_port=args.web_port,
+        future_tolerance=timedelta(seconds=args.future_tolerance_seconds),
+    )
+    declared = (
+        *all_topics(replication, agencies),
+        *processor_topics(replication),
+        *changelog_topics(config),
+    )
+    failed = [r for r in admin.apply(declared) if not r.ok]
+    if failed:
+        problems = "; ".join(e for r in failed for e in r.errors)
+        raise HubError(f"cannot apply the topic declarations: {problems}")
+    processors = build_app(config, inbound)
+    print(
+        f"processors: app {config.app_id}, {len(inbound)} inbound topic(s), "
+        f"store {config.store}, web http://127.0.0.1:{config.web_port}",
+        file=sys.stderr,
+    )
+    options = RunOptions(
+        until_idle=args.until_idle,
+        idle_seconds=args.idle_seconds,
+        progress_seconds=args.progress_seconds,
+        timeout_seconds=args.timeout,
+    )
+    return run_worker(processors, options)

@@ -1,0 +1,83 @@
+"""The processors' configuration, built from the hub's ``Settings`` and ``Endpoints``.
+
+Faust can configure itself from environment variables; the hub does not let it (one settings
+object reads the environment, ``dossierhub.settings``): everything the app needs is here,
+and ``app.build_app`` passes it explicitly.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+
+from dossierhub.endpoints import Endpoints
+from dossierhub.errors import ConfigError
+from dossierhub.settings import Settings
+
+__all__ = ["DEFAULT_APP_ID", "ProcessorConfig", "free_port"]
+
+DEFAULT_APP_ID: Final = "dossierhub-processors"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorConfig:
+    kafka_bootstrap: str
+    registry_url: str
+    #: Faust's data directory (its tables' local stores)
+    datadir: Path
+    #: the Faust app id, which is also the consumer group and the prefix of the changelogs
+    app_id: str = DEFAULT_APP_ID
+    #: table store: ``memory://`` (rebuilt from the changelog at start) or ``rocksdb://``
+    store: str = "memory://"
+    web_port: int = 6066
+    replication_factor: int = 1
+    #: how far in the future ``occurred_at`` may be (clocks of agency systems drift)
+    future_tolerance: timedelta = timedelta(minutes=5)
+    #: how long (event time) an event may wait for the events it needs (core README: 7 days)
+    max_hold: timedelta = timedelta(days=7)
+    #: held events per dossier; more are dead-lettered (``hold_buffer_full``)
+    max_held_per_dossier: int = 100
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        endpoints: Endpoints,
+        *,
+        replication_factor: int,
+        app_id: str = DEFAULT_APP_ID,
+        store: str = "memory://",
+        web_port: int | None = None,
+        future_tolerance: timedelta | None = None,
+    ) -> ProcessorConfig:
+        if not app_id or any(c.isspace() for c in app_id):
+            raise ConfigError("--app-id", app_id, "must be a non-empty word")
+        if not store.startswith(("memory://", "rocksdb://")):
+            raise ConfigError("--store", store, "expected memory:// or rocksdb://")
+        return cls(
+            kafka_bootstrap=endpoints.kafka_bootstrap,
+            registry_url=endpoints.registry_url,
+            datadir=settings.home / "processors",
+            app_id=app_id,
+            store=store,
+            web_port=free_port() if web_port is None else web_port,
+            replication_factor=replication_factor,
+            future_tolerance=future_tolerance or timedelta(minutes=5),
+            log_level=settings.log_level,
+        )
+
+    @property
+    def broker_urls(self) -> list[str]:
+        return [f"kafka://{server.strip()}" for server in self.kafka_bootstrap.split(",")]
+
+
+def free_port() -> int:
+    """A port free on loopback now (another process may take it before Faust binds it; the
+    worker then fails at start and says so)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
