@@ -17,7 +17,7 @@ from dossierhub.endpoints import Endpoints
 from dossierhub.settings import Settings
 from dossierhub.stack import Stack, chdb_status
 
-_STAGES = 4
+_STAGES = 5
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,12 +55,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     _stage(4, "one example of every agency event type, published through the SDK")
     _publish_examples(settings, endpoints, _indent)
 
+    _stage(5, "stream processors until idle (validator, dossier state, outcomes)")
+    processors_ok = _run_processors(settings, _indent)
+    _topic_counts(endpoints, _indent)
+
     print(
         f"\ndemo: done in {time.monotonic() - started:.0f}s. Not yet part of the demo (coming "
-        "with their issues): the simulated city year, processors, sink and the annual report.\n"
+        "with their issues): the simulated city year, aggregates, sink and the annual report.\n"
         "Stop the services with: .venv/bin/dossierhub stack down"
     )
-    return 0 if all(s.get("healthy") for s in statuses) else 1
+    return 0 if processors_ok and all(s.get("healthy") for s in statuses) else 1
 
 
 def _apply_topics(endpoints: Endpoints, say: Callable[[str], None]) -> None:
@@ -108,3 +112,43 @@ def _publish_examples(settings: Settings, endpoints: Endpoints, say: Callable[[s
         for event in events:
             publisher.publish(event)
         say(f"{publisher.flush():3d} acknowledged on {publisher.topic}")
+
+
+def _run_processors(settings: Settings, say: Callable[[str], None]) -> bool:
+    """``dossierhub run --until-idle`` in a child process: Faust owns its event loop and exit."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DOSSIERHUB_HOME": str(settings.home)}
+    argv = [sys.executable, "-m", "dossierhub.cli", "run", "--until-idle", "--timeout", "600"]
+    with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as child:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if line.startswith("processors:"):
+                say(line.rstrip())
+    return child.returncode == 0
+
+
+def _topic_counts(endpoints: Endpoints, say: Callable[[str], None]) -> None:
+    """Messages now on the hub's output topics (log-end minus log-start, all partitions)."""
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from schemas import topics
+
+    consumer = Consumer({**endpoints.kafka_config(), "group.id": f"demo-count-{uuid.uuid4().hex}"})
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        for name in (topics.DOSSIER_EVENTS, topics.DOSSIER_OUTCOMES, topics.DEADLETTER):
+            partitions = metadata.topics[name].partitions if name in metadata.topics else {}
+            total = 0
+            for partition in partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(name, partition), timeout=10
+                )
+                total += high - low
+            say(f"{total:6d} messages on {name}")
+    finally:
+        consumer.close()
