@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from .catalog import event_type as _lookup_event_type
 
-__all__ = ["make_envelope"]
+__all__ = ["HUB_AGENCY_CODE", "HUB_PRODUCER_SYSTEM", "make_envelope"]
+
+#: agency code the hub itself writes into the envelope of derived events (UBND TP.HCM)
+HUB_AGENCY_CODE: Final = "000.00.00.H29"
+#: ``producer_system`` of every event the hub derives
+HUB_PRODUCER_SYSTEM: Final = "dossierhub"
 
 
 def make_envelope(

@@ -17,12 +17,10 @@ from typing import Any, Final
 
 from .catalog import Family, event_types
 from .catalog import event_type as _lookup_event_type
-from .envelope import make_envelope
+from .envelope import HUB_AGENCY_CODE, HUB_PRODUCER_SYSTEM, make_envelope
 
 __all__ = ["HUB_AGENCY_CODE", "example_event", "example_events", "pseudonym"]
 
-#: agency code written by the hub itself into the envelope of derived events (UBND TP.HCM)
-HUB_AGENCY_CODE: Final = "000.00.00.H29"
 _JUSTICE: Final = "000.00.15.H29"
 _CITY: Final = "000.00.00.H29"
 _DISTRICT_1: Final = "000.00.41.H29"
@@ -558,7 +556,7 @@ def example_event(event_type_name: str, *, event_id: uuid.UUID | None = None) ->
         occurred_at=occurred_at,
         event_id=event_id if event_id is not None else uuid.uuid5(_ID_NAMESPACE, known.name),
         recorded_at=occurred_at + timedelta(seconds=2),
-        producer_system="dossierhub" if known.family is Family.DERIVED else _CITY_SYSTEM,
+        producer_system=HUB_PRODUCER_SYSTEM if known.family is Family.DERIVED else _CITY_SYSTEM,
         correlation_id="example-2023-03",
     )
     return {"envelope": envelope, **body_key, **body}

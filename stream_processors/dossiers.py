@@ -29,9 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from dossierhub.errors import HubError, ValidationError
-from schemas import encode, event_type, make_envelope
+from schemas import encode, event_type
 from schemas.catalog import EventType
-from schemas.examples import HUB_AGENCY_CODE
 from schemas.topics import DOSSIER_EVENTS
 from stream_processors.dossier import (
     DossierState,
@@ -42,6 +41,7 @@ from stream_processors.dossier import (
     event_id,
     event_time,
     expire_held,
+    fact_event,
     release_held,
 )
 
@@ -296,11 +296,7 @@ def encode_fact(
     schema_id_of: Callable[[EventType], int],
     authority_level: Callable[[str], str | None],
 ) -> Outgoing:
-    """A derived fact as the hub publishes it: a fresh envelope (the hub's agency, the fact's
-    deterministic id, the causing event as causation) and the registry's schema id.
-
-    ``recorded_at`` is the fact's own time, not the clock, so a replay writes identical bytes.
-    """
+    """A derived fact framed for its topic (see :func:`fact_event`), authority level filled in."""
     known = event_type(fact.event_type)
     body = fact.body()
     if body.get("authority_level") is None:
@@ -308,13 +304,5 @@ def encode_fact(
         if level is None:
             _log.debug("%s: level of %s unknown", fact.dossier_code, fact.procedure_code)
         body["authority_level"] = level or DEFAULT_AUTHORITY_LEVEL
-    envelope = make_envelope(
-        known.name,
-        agency_code=HUB_AGENCY_CODE,
-        occurred_at=fact.occurred_at,
-        event_id=fact.event_id,
-        producer_system="dossierhub",
-        causation_id=fact.causation_id,
-    )
-    value = encode({"envelope": envelope, **body}, schema_id_of(known), known.schema)
+    value = encode(fact_event(fact, body), schema_id_of(known), known.schema)
     return Outgoing(known.topic, known.message_key(body).encode(), value)

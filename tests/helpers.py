@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,3 +29,11 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def as_json(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An Avro-ready event as an agency exports it in JSON lines: ISO strings for instants,
+    dates and UUIDs."""
+    text = json.dumps(event, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
+    data: dict[str, Any] = json.loads(text)
+    return data

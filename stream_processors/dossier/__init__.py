@@ -24,6 +24,7 @@ from .facts import (
     Fact,
     OutcomeClass,
     derived_event_id,
+    fact_event,
 )
 from .holding import FoldResult, Release, expire_held, fold, hold_expired, release_held
 from .machine import DOSSIER_EVENT_TYPES, Transition, Verdict, apply, event_id, event_time
@@ -77,6 +78,7 @@ __all__ = [
     "event_id",
     "event_time",
     "expire_held",
+    "fact_event",
     "fold",
     "hold_expired",
     "is_expired",

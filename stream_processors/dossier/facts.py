@@ -12,10 +12,13 @@ sink can drop duplicates by id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Final
+
+from schemas.envelope import HUB_AGENCY_CODE, HUB_PRODUCER_SYSTEM, make_envelope
 
 __all__ = [
     "DERIVED_ID_NAMESPACE",
@@ -25,6 +28,7 @@ __all__ = [
     "Fact",
     "OutcomeClass",
     "derived_event_id",
+    "fact_event",
 ]
 
 #: namespace of every derived event id; never change it (ids would change on replay)
@@ -140,3 +144,20 @@ class DossierDueSoon(_Alert):
 
 
 Fact = DossierOutcome | DossierBecameOverdue | DossierDueSoon
+
+
+def fact_event(fact: Fact, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The fact as the hub publishes it: its body (or ``body``) under a fresh envelope.
+
+    The envelope carries the hub's agency, the fact's deterministic id and the causing event;
+    ``recorded_at`` is the fact's own time, not the clock, so a replay writes identical bytes.
+    """
+    envelope = make_envelope(
+        fact.event_type,
+        agency_code=HUB_AGENCY_CODE,
+        occurred_at=fact.occurred_at,
+        event_id=fact.event_id,
+        producer_system=HUB_PRODUCER_SYSTEM,
+        causation_id=fact.causation_id,
+    )
+    return {"envelope": envelope, **(fact.body() if body is None else body)}

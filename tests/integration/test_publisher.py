@@ -20,7 +20,7 @@ from dossierhub.stack import Stack
 from producers import DeliveryError, Publisher
 from schemas import decode, event_type, example_events, inbound_topic
 from schemas.registry import SchemaIds
-from tests.helpers import run_cli
+from tests.helpers import as_json, run_cli
 
 AGENCY = "000.00.15.H29"
 # its own inbound topic, which no other test (nor the demo) writes to
@@ -162,9 +162,7 @@ def test_flush_reports_undelivered_events_and_retry_delivers_each_exactly_once(
 
 
 def _jsonl_line(event: Mapping[str, Any]) -> str:
-    data = json.loads(
-        json.dumps(event, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
-    )
+    data = as_json(event)
     del data["envelope"]["event_id"]
     del data["envelope"]["agency_code"]  # filled in from --agency
     return json.dumps(data)

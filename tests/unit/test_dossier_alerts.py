@@ -16,6 +16,7 @@ from stream_processors.dossier import (
     DossierState,
     apology_coverage,
     derived_event_id,
+    fact_event,
     is_overdue,
     scan,
     start_of_local_day,
@@ -133,17 +134,7 @@ def test_alerts_match_their_avro_schema(fact_type: type[Any]) -> None:
     assert isinstance(fact, fact_type)
     fields = [f["name"] for f in schemas.event_type(fact.event_type).schema["fields"]]
     assert list(fact.body()) == fields[1:]
-    event = {
-        "envelope": schemas.make_envelope(
-            fact.event_type,
-            agency_code="000.00.00.H29",
-            occurred_at=fact.occurred_at,
-            event_id=fact.event_id,
-            producer_system="dossierhub",
-        ),
-        **fact.body(),
-    }
-    assert schemas.validate_event(event) == []
+    assert schemas.validate_event(fact_event(fact)) == []
 
 
 # -- apology coverage ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from stream_processors.dossier import (
     DossierOutcome,
     OutcomeClass,
     derived_event_id,
+    fact_event,
     measure,
     outcome,
 )
@@ -249,17 +250,8 @@ def test_outcome_matches_its_avro_schema() -> None:
     fact = _outcome([march_received(), apology(vn(2023, 3, 27)), resolved(vn(2023, 3, 31, 10))])
     fields = [f["name"] for f in schemas.event_type("DossierOutcome").schema["fields"]]
     assert list(fact.body()) == fields[1:]
-    event = {
-        "envelope": schemas.make_envelope(
-            fact.event_type,
-            agency_code="000.00.00.H29",
-            occurred_at=fact.occurred_at,
-            event_id=fact.event_id,
-            producer_system="dossierhub",
-            causation_id=fact.causation_id,
-        ),
-        **fact.body(),
-    }
+    event = fact_event(fact)
+    assert event["envelope"]["causation_id"] == fact.causation_id
     assert schemas.validate_event(event) == []
     assert fact.authority_level == LEVEL
 

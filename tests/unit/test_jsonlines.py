@@ -10,15 +10,14 @@ import pytest
 
 from producers.jsonlines import read_jsonlines
 from schemas import example_event
+from tests.helpers import as_json
 
 AGENCY = "000.00.15.H29"
 
 
 def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     """An Avro-ready example as an agency would export it: ISO strings, no filled-in fields."""
-    text = json.loads(
-        json.dumps(event, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
-    )
+    text = as_json(event)
     for filled in ("event_id", "recorded_at", "schema_version", "producer_system"):
         text["envelope"].pop(filled)
     return text
