@@ -165,7 +165,7 @@ _ALL: Final[tuple[EventType, ...]] = (
     EventType(
         "AggregateUpdated",
         Family.DERIVED,
-        ("window_kind", "window_start", "dimension_kind", "dimension_key"),
+        ("window_kind", "window_start", "dimension_kind", "dimension_key", "source_partition"),
         topics.AGGREGATES,
     ),
 )

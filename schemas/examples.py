@@ -536,7 +536,10 @@ def _derived() -> dict[str, Callable[[], _Example]]:
                     "in_progress": 1_601,
                     "in_progress_overdue": 3,
                     "apologies_issued": 25,
+                    "ended_unresolved": 7,
                 },
+                "source_partition": 2,
+                "as_of_offset": 41_207,
             },
         ),
     }

@@ -18,21 +18,21 @@ agencies' bytes unchanged and encodes its own facts with ``schemas.serde``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import os
+import weakref
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 import faust
+from faust.streams import _current_event
 
 from schemas.topics import (
     CATALOG_EVENTS,
-    DEADLETTER,
-    DOSSIER_ALERTS,
-    DOSSIER_EVENTS,
     DOSSIER_INTAKE,
-    DOSSIER_OUTCOMES,
-    FEEDBACK_EVENTS,
     REFERENCE_EVENTS,
     TopicKind,
     TopicSpec,
@@ -41,28 +41,19 @@ from stream_processors.dossier import WorkingCalendar
 
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers, Record
+from .intake import WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
 from .messages import Outgoing
+from .views import register_views
 
-__all__ = ["TABLE_NAME", "Processors", "build_app", "changelog_topics"]
+__all__ = ["SLICES_TABLE", "TABLE_NAME", "Processors", "build_app", "changelog_topics"]
 
 _log = logging.getLogger(__name__)
 
 TABLE_NAME: Final = "dossier_state"
+SLICES_TABLE: Final = "aggregate_slices"
 #: partitions of the intake topic, the table and its changelog (schemas/topics.py)
 _DOSSIER_PARTITIONS: Final = 6
-_OUTPUTS: Final = (
-    DOSSIER_INTAKE,
-    DOSSIER_EVENTS,
-    CATALOG_EVENTS,
-    FEEDBACK_EVENTS,
-    REFERENCE_EVENTS,
-    DOSSIER_OUTCOMES,
-    DOSSIER_ALERTS,
-    DEADLETTER,
-)
-
-_Handler = Callable[[Record], Awaitable[list[Outgoing]]]
 
 
 @dataclass
@@ -86,16 +77,16 @@ class Processors:
 
 
 def changelog_topics(config: ProcessorConfig) -> tuple[TopicSpec, ...]:
-    """The changelog of the dossier table, as Faust names and shapes it.
+    """The changelogs of the processors' tables, as Faust names and shapes them.
 
     Created before the worker starts, like every other topic: on a fresh cluster the topic
     Faust creates at start-up shows up in its consumer's metadata with 0 partitions for a
     moment, and the table then refuses every write (PartitionsMismatch).
     """
     replicas = config.replication_factor
-    return (
+    return tuple(
         TopicSpec(
-            name=f"{config.app_id}-{TABLE_NAME}-changelog",
+            name=f"{config.app_id}-{name}-changelog",
             kind=TopicKind.STATE,
             partitions=_DOSSIER_PARTITIONS,
             replication_factor=replicas,
@@ -103,8 +94,9 @@ def changelog_topics(config: ProcessorConfig) -> tuple[TopicSpec, ...]:
                 "cleanup.policy": "compact",
                 "min.insync.replicas": "2" if replicas >= 3 else "1",
             },
-            description=f"changelog of the {TABLE_NAME} table of {config.app_id}",
-        ),
+            description=f"changelog of the {name} table of {config.app_id}",
+        )
+        for name in (TABLE_NAME, SLICES_TABLE)
     )
 
 
@@ -135,36 +127,75 @@ def build_app(
         table_standby_replicas=0,
     )
     table = app.Table(TABLE_NAME, default=None, partitions=_DOSSIER_PARTITIONS)
+    slices = app.Table(SLICES_TABLE, default=None, partitions=_DOSSIER_PARTITIONS)
+
+    def assigned() -> frozenset[int]:
+        return frozenset(
+            tp.partition for tp in app.consumer.assignment() if tp.topic == DOSSIER_INTAKE
+        )
+
     handlers = Handlers(
         config=config,
         lookups=lookups or Lookups.connect(config.registry_url),
         table=table,
+        slices=slices,
+        assigned=assigned,
+        intake_partitions=_DOSSIER_PARTITIONS,
         calendar=calendar or WorkingCalendar(),
     )
     processors = Processors(app, config, tuple(sorted(inbound_topics)), handlers)
-    outputs = {name: _raw_topic(app, name) for name in _OUTPUTS}
 
     async def send(messages: Iterable[Outgoing]) -> None:
+        """Send and wait until every record is acknowledged. A record the broker refused is
+        fatal: see ``_fail_stop``."""
+        pending = []
         for message in messages:
             handlers.counters.sent[message.topic] += 1
-            await outputs[message.topic].send(
-                key=message.key, value=message.value, headers=list(message.headers) or None
+            headers = list(message.headers) or None
+            pending.append(
+                await app.producer.send(
+                    message.topic, message.key, message.value, None, None, headers
+                )
             )
+        if not pending:
+            return
+        try:
+            await asyncio.gather(*pending)
+        except Exception as exc:
+            _fail_stop(f"a record could not be sent: {type(exc).__name__}: {exc}")
 
-    async def each(stream: faust.StreamT[bytes], handle: _Handler) -> None:
-        async for event in stream.events():
-            record: Record = event.message
-            try:
-                messages = await handle(record)
-            except Exception as exc:  # a poison record must not stop the stream
-                messages = handlers.failed(record, exc)
-            await send(messages)
+    async def flush() -> None:
+        try:
+            await app.producer.flush()
+        except Exception as exc:
+            _fail_stop(f"the changelog could not be written: {type(exc).__name__}: {exc}")
+
+    async def persist(batch: IntakeBatch, events: Sequence[faust.EventT[bytes]]) -> None:
+        """Outputs, then slices, then entries, then watermarks, each acknowledged before the
+        next (the order ``intake`` relies on after a crash)."""
+        await send(batch.messages)
+        last = {event.message.partition: event for event in events}
+        for key, one in batch.slices.items():
+            with _writing_for(last[one.partition]):
+                slices[key] = one.to_dict()
+        await flush()
+        for code, entry in batch.entries.items():
+            with _writing_for(last[batch.entry_partition[code]]):
+                if entry is None:
+                    table.pop(code, None)
+                else:
+                    table[code] = entry.to_dict()
+        await flush()
+        for partition in batch.moved:
+            with _writing_for(last[partition]):
+                table[f"{WATERMARK_PREFIX}{partition}"] = handlers.watermarks[partition].isoformat()
 
     if processors.inbound_topics:
 
         @app.agent(_raw_topic(app, *processors.inbound_topics), name="validate")
         async def validate(stream: faust.StreamT[bytes]) -> None:
-            await each(stream, handlers.validate)
+            async for events in _batches(stream, config):
+                await send(await handlers.validate([event.message for event in events]))
 
     else:
         _log.warning("no inbound topic exists: the validator has nothing to read")
@@ -172,13 +203,63 @@ def build_app(
     @app.agent(_raw_topic(app, DOSSIER_INTAKE), name="dossiers")
     async def dossiers(stream: faust.StreamT[bytes]) -> None:
         await handlers.prepare_dossiers()
-        await each(stream, handlers.dossier)
+        async for events in _batches(stream, config):
+            batch = await handlers.dossier_batch([event.message for event in events])
+            await persist(batch, events)
 
     @app.agent(_raw_topic(app, CATALOG_EVENTS, REFERENCE_EVENTS), name="reference")
     async def reference(stream: faust.StreamT[bytes]) -> None:
-        await each(stream, handlers.reference)
+        async for event in stream.events():
+            record: Record = event.message
+            try:
+                messages = await handlers.reference(record)
+            except Exception as exc:  # a poison record must not stop the stream
+                messages = handlers.failed(record, exc)
+            await send(messages)
 
+    register_views(app, processors)
     return processors
+
+
+def _batches(
+    stream: faust.StreamT[bytes], config: ProcessorConfig
+) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
+    """Up to ``batch_size`` events, or what came within ``batch_seconds``; the events are
+    acknowledged once the loop body returns (faust-streaming's ``take_events``, which its
+    ``StreamT`` interface does not declare)."""
+    take_events = stream.take_events  # type: ignore[attr-defined]
+    batches: AsyncIterator[Sequence[faust.EventT[bytes]]] = take_events(
+        config.batch_size, config.batch_seconds
+    )
+    return batches
+
+
+@contextmanager
+def _writing_for(event: faust.EventT[bytes]) -> Iterator[None]:
+    """Table writes of a batch go to the changelog partition of the record they belong to.
+
+    Faust picks a table write's partition (and its RocksDB partition) from the stream's
+    *current event*, which a batch taken with ``take_events`` does not set; this sets it, for
+    the duration of the writes, to a record of the right partition.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _fail_stop(reason: str) -> NoReturn:
+    """Exit at once, committing nothing: the restarted worker reads the batch again.
+
+    Raising would not do: ``Stream.take_events`` acknowledges a batch even when the body that
+    processed it raised, and Faust's supervisor restarts the agent, so the offsets of records
+    whose results were never written would be committed (a silent loss). Exiting like a
+    ``kill -9`` keeps the at-least-once promise; a supervisor (systemd, Kubernetes) restarts it.
+    """
+    _log.critical("processors: %s; exiting without committing (exit 70)", reason)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:

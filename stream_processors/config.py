@@ -40,6 +40,13 @@ class ProcessorConfig:
     max_hold: timedelta = timedelta(days=7)
     #: held events per dossier; more are dead-lettered (``hold_buffer_full``)
     max_held_per_dossier: int = 100
+    #: ``DossierDueSoon`` this many working days before the due date
+    due_soon_working_days: int = 3
+    #: how long (event time) a closed dossier stays in the table to catch late events
+    retention: timedelta = timedelta(days=7)
+    #: intake records folded per batch, and the longest wait to fill one
+    batch_size: int = 2000
+    batch_seconds: float = 0.2
     log_level: str = "INFO"
 
     @classmethod

@@ -23,26 +23,34 @@ from __future__ import annotations
 
 import base64
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from dossierhub.errors import HubError, ValidationError
 from schemas import encode, event_type
 from schemas.catalog import EventType
+from schemas.envelope import HUB_AGENCY_CODE, HUB_PRODUCER_SYSTEM, make_envelope
 from schemas.topics import DOSSIER_EVENTS
+from stream_processors.aggregates import PartialCounts, parse_cell_key
 from stream_processors.dossier import (
+    DERIVED_ID_NAMESPACE,
     DossierState,
     Fact,
     Transition,
     WorkingCalendar,
     apply,
+    due_date_in_force,
     event_id,
     event_time,
     expire_held,
     fact_event,
+    is_expired,
+    local_date,
     release_held,
+    scan,
 )
 
 from .messages import Outgoing, Source, dead_letter
@@ -56,8 +64,12 @@ __all__ = [
     "HeldRecord",
     "IntakeRecord",
     "Step",
+    "Sweep",
     "encode_fact",
+    "encode_slice",
+    "next_alarm",
     "step",
+    "sweep",
 ]
 
 _log = logging.getLogger(__name__)
@@ -79,6 +91,8 @@ class HeldRecord:
     event_id: str
     raw: bytes
     source: Source
+    #: the held event's own time (when it expires: ``max_hold`` later); None if unknown
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +116,7 @@ class Entry:
                     "topic": h.source.topic,
                     "partition": h.source.partition,
                     "offset": h.source.offset,
+                    "at": None if h.at is None else h.at.isoformat(),
                 }
                 for h in self.held
             ],
@@ -120,6 +135,7 @@ class Entry:
                     str(h["event_id"]),
                     base64.b64decode(h["raw"]),
                     Source(str(h["topic"]), int(h["partition"]), int(h["offset"])),
+                    None if h.get("at") is None else datetime.fromisoformat(h["at"]),
                 )
                 for h in data.get("held", ())
             ),
@@ -150,6 +166,10 @@ class Context:
     watermark: datetime | None
     max_hold: timedelta
     max_held: int
+    #: alert this many working days before the due date (``DossierDueSoon``)
+    due_soon_working_days: int = 3
+    #: how long (event time) a closed dossier stays in the table to catch late events
+    retention: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +211,8 @@ def step(entry: Entry | None, record: IntakeRecord, context: Context) -> Step:
             why = f"the dossier already holds {len(held)} events waiting for earlier ones"
             out.append(dead_letter(record.raw, record.key, HOLD_BUFFER_FULL, why, record.source))
         else:
-            held.append(HeldRecord(eid or "", record.raw, record.source))
+            at = _event_time_or_none(event)
+            held.append(HeldRecord(eid or "", record.raw, record.source, at))
     else:
         out.append(_refusal(transition, record.raw, record.key, record.source))
 
@@ -199,6 +220,59 @@ def step(entry: Entry | None, record: IntakeRecord, context: Context) -> Step:
         held = _expire(state, held, watermark, context, out)
     new = Entry(state, tuple(held), record.offset)
     return Step(new, tuple(out), watermark)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    #: the entry after the sweep; None when the dossier leaves the table (retention)
+    entry: Entry | None
+    messages: tuple[Outgoing, ...]
+    changed: bool
+
+
+def sweep(entry: Entry, watermark: datetime, context: Context) -> Sweep:
+    """What the passing of event time does to one entry: overdue / due-soon alerts, held events
+    expired into dead letters, and a closed dossier leaving the table after ``retention``.
+
+    Run by the agent for every entry of a partition whenever that partition's watermark enters
+    a new local day, at the record that moved it there — so a replay sweeps at the same records
+    and raises the same alerts as the live run, whatever the batching.
+    """
+    out: list[Outgoing] = []
+    state, held = entry.state, list(entry.held)
+    if state is not None:
+        state, facts = scan(state, watermark, context.calendar, context.due_soon_working_days)
+        out.extend(context.encode_fact(fact) for fact in facts)
+    if held:
+        held = _expire(state, held, watermark, context, out)
+    if state is not None and not held and is_expired(state, watermark, context.retention):
+        return Sweep(None, tuple(out), True)
+    changed = state != entry.state or len(held) != len(entry.held)
+    new = Entry(state, tuple(held), entry.last_offset) if changed else entry
+    return Sweep(new, tuple(out), changed)
+
+
+def next_alarm(entry: Entry, context: Context) -> date | None:
+    """The first local day on which :func:`sweep` may change ``entry`` (a lower bound: a sweep
+    on that day may still find nothing to do); None when only a new event can change it.
+
+    The agent sweeps only the entries whose alarm has come, instead of the whole table every day.
+    """
+    days: list[date] = []
+    state = entry.state
+    for held in entry.held:
+        days.append(local_date(held.at + context.max_hold) if held.at is not None else date.min)
+    if state is not None and state.is_closed:
+        days.append(local_date(state.status_since + context.retention))
+    elif state is not None and state.is_in_progress and state.open_pause is None:
+        due = due_date_in_force(state, context.calendar)
+        if due is not None and state.overdue_alerted_for != due:
+            before = context.calendar.add_working_days(due, -context.due_soon_working_days)
+            alerted = state.due_soon_alerted_for == due
+            days.append(due + timedelta(days=1) if alerted else before - timedelta(days=1))
+            if state.supplement_request_count > 1:
+                days.append(date.min)  # overdue by the 766 rule: at the next sweep
+    return min(days) if days else None
 
 
 def _redelivered(entry: Entry, record: IntakeRecord, context: Context) -> Step:
@@ -221,6 +295,13 @@ def _later(watermark: datetime | None, event: _Event) -> datetime | None:
     except (ValidationError, KeyError, TypeError):
         return watermark  # the machine refuses such an event as invalid_event
     return at if watermark is None or at > watermark else watermark
+
+
+def _event_time_or_none(event: _Event) -> datetime | None:
+    try:
+        return event_time(event)
+    except (ValidationError, KeyError, TypeError):
+        return None
 
 
 def _event_id_or_none(event: _Event) -> str | None:
@@ -288,6 +369,38 @@ def _expire(
 def _refusal(transition: Transition, raw: bytes, key: bytes | None, source: Source) -> Outgoing:
     reason = transition.reason.value if transition.reason is not None else "rejected"
     return dead_letter(raw, key, reason, transition.message or reason, source)
+
+
+def encode_slice(
+    cell: str,
+    counts: PartialCounts,
+    *,
+    at: datetime,
+    schema_id_of: Callable[[EventType], int],
+) -> Outgoing:
+    """One aggregate slice as an ``AggregateUpdated`` record for the aggregates topic; its id
+    is derived from the slice and its ``as_of``, so a re-sent copy has the same id."""
+    window, dimension, key = parse_cell_key(cell)
+    known = event_type("AggregateUpdated")
+    body = {
+        "window_kind": window.kind.value,
+        "window_start": window.start,
+        "window_end": window.end,
+        "dimension_kind": dimension.value,
+        "dimension_key": key,
+        "counts": dict(counts.counts),
+        "source_partition": counts.partition,
+        "as_of_offset": counts.as_of,
+    }
+    envelope = make_envelope(
+        known.name,
+        agency_code=HUB_AGENCY_CODE,
+        occurred_at=at,
+        event_id=uuid.uuid5(DERIVED_ID_NAMESPACE, f"{cell}|{counts.partition}|{counts.as_of}"),
+        producer_system=HUB_PRODUCER_SYSTEM,
+    )
+    value = encode({"envelope": envelope, **body}, schema_id_of(known), known.schema)
+    return Outgoing(known.topic, known.message_key(body).encode(), value)
 
 
 def encode_fact(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -24,10 +24,12 @@ from schemas.topics import (
     FEEDBACK_EVENTS,
     REFERENCE_EVENTS,
 )
+from stream_processors.aggregates import PartialCounts
 from stream_processors.dossier import PublishedYear, WorkingCalendar
 
 from .config import ProcessorConfig
-from .dossiers import Context, Entry, IntakeRecord, encode_fact, step
+from .dossiers import Context, Entry, IntakeRecord, encode_fact, encode_slice, next_alarm
+from .intake import WATERMARK_PREFIX, Alarms, IntakeBatch, intake_partition
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
@@ -39,7 +41,14 @@ _log = logging.getLogger(__name__)
 
 #: ``dh.reason`` of a record our own code failed on: kept, so it can be replayed once fixed
 PROCESSING_ERROR: Final = "processing_error"
-_FACT_TYPES: Final = ("DossierOutcome", "DossierBecameOverdue", "DossierDueSoon")
+#: with no consumer to ask (unit tests), every intake partition is this worker's
+_ALL_INTAKE: Final = frozenset(range(6))
+_DERIVED_TYPES: Final = (
+    "DossierOutcome",
+    "DossierBecameOverdue",
+    "DossierDueSoon",
+    "AggregateUpdated",
+)
 
 
 class Record(Protocol):
@@ -80,50 +89,112 @@ class Handlers:
     levels: ProcedureLevels = field(default_factory=ProcedureLevels)
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     counters: Counters = field(default_factory=Counters)
-    #: intake partition → the latest event time seen there
+    #: slice key → ``PartialCounts.to_dict()`` (the Faust table of aggregate slices)
+    slices: MutableMapping[str, Any] = field(default_factory=dict)
+    #: the intake partitions this worker owns now
+    assigned: Callable[[], frozenset[int]] = field(default=lambda: _ALL_INTAKE)
+    intake_partitions: int = 6
+    #: intake partition → the latest event time seen there (persisted with the entries)
     watermarks: dict[int, datetime] = field(default_factory=dict)
+    alarms: Alarms = field(default_factory=Alarms)
+    _indexed_for: frozenset[int] | None = None
 
-    async def validate(self, record: Record) -> list[Outgoing]:
-        raw = _bytes(record.value)
-        self.counters.inbound += 1
-        await self._fetch_writer_schemas([raw])
-        verdict = check(
-            raw,
-            source_topic=record.topic,
-            lookup=self.lookups.cached_schema,
-            now=datetime.now(UTC),
-            future_tolerance=self.config.future_tolerance,
-        )
-        source = Source(record.topic, record.partition, record.offset)
-        return [to_outgoing(verdict, raw, source, _bytes(record.key) or None)]
+    async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
+        """Each inbound record forwarded or dead-lettered (``validator.check``)."""
+        self.counters.inbound += len(records)
+        await self._fetch_writer_schemas(_bytes(r.value) for r in records)
+        now = datetime.now(UTC)
+        out = []
+        for record in records:
+            raw = _bytes(record.value)
+            try:
+                verdict = check(
+                    raw,
+                    source_topic=record.topic,
+                    lookup=self.lookups.cached_schema,
+                    now=now,
+                    future_tolerance=self.config.future_tolerance,
+                )
+            except Exception as exc:  # a poison record must not stop the stream
+                out.extend(self.failed(record, exc))
+                continue
+            source = Source(record.topic, record.partition, record.offset)
+            out.append(to_outgoing(verdict, raw, source, _bytes(record.key) or None))
+        return out
 
     async def prepare_dossiers(self) -> None:
         """Fetch the facts' schema ids before the first fact has to be encoded."""
-        for name in _FACT_TYPES:
+        for name in _DERIVED_TYPES:
             await self.lookups.schema_id(event_type(name))
 
-    async def dossier(self, record: Record) -> list[Outgoing]:
-        raw, key = _bytes(record.value), _bytes(record.key)
-        self.counters.intake += 1
-        source = self.source_of(record)
-        if not key:
-            why = "intake record without a dossier_code key"
-            return [dead_letter(raw, None, "invalid_event", why, source)]
-        code = key.decode("utf-8", "replace")
-        stored = self.table.get(code)
-        entry = None if stored is None else Entry.from_dict(stored)
-        held = [h.raw for h in entry.held] if entry is not None else []
-        await self._fetch_writer_schemas([raw, *held])
-        result = step(
-            entry,
-            IntakeRecord(raw, key, record.offset, source),
-            self._context(self.watermarks.get(record.partition)),
+    async def dossier_batch(self, records: Sequence[Record]) -> IntakeBatch:
+        """Fold a batch of intake records (see ``intake``); the caller sends and persists."""
+        self.counters.intake += len(records)
+        await self._fetch_writer_schemas(_bytes(r.value) for r in records)
+        self._index_if_reassigned()
+        batch = IntakeBatch(
+            context=self._context,
+            load_entry=self._load_entry,
+            load_slice=self._load_slice,
+            alarms=self.alarms,
+            watermarks=self.watermarks,
         )
-        if not result.redelivered:
-            self.table[code] = result.entry.to_dict()
-        if result.watermark is not None:
-            self.watermarks[record.partition] = result.watermark
-        return list(result.messages)
+        for record in records:
+            raw, key = _bytes(record.value), _bytes(record.key)
+            source = self.source_of(record)
+            if not key:
+                why = "intake record without a dossier_code key"
+                batch.messages.append(dead_letter(raw, None, "invalid_event", why, source))
+                continue
+            code = key.decode("utf-8", "replace")
+            try:
+                batch.offer(record.partition, code, IntakeRecord(raw, key, record.offset, source))
+            except Exception as exc:  # a poison record must not stop the stream
+                batch.messages.extend(self.failed(record, exc))
+        batch.messages.extend(self._slice_messages(batch))
+        return batch
+
+    def _load_entry(self, code: str) -> Entry | None:
+        stored = self.table.get(code)
+        return None if stored is None else Entry.from_dict(stored)
+
+    def _load_slice(self, key: str) -> PartialCounts | None:
+        stored = self.slices.get(key)
+        return None if stored is None else PartialCounts.from_dict(stored)
+
+    def _slice_messages(self, batch: IntakeBatch) -> list[Outgoing]:
+        out = []
+        for key, one in batch.slices.items():
+            cell = key.split("|", 1)[1]
+            at = self.watermarks.get(one.partition) or datetime.now(UTC)
+            out.append(encode_slice(cell, one, at=at, schema_id_of=self.lookups.cached_id))
+        return out
+
+    def _index_if_reassigned(self) -> None:
+        """Rebuild the alarms and watermarks from the table when the worker's intake
+        partitions changed (start, rebalance): the table then holds other entries."""
+        assigned = self.assigned()
+        if assigned == self._indexed_for:
+            return
+        self.alarms = Alarms()
+        self.watermarks.clear()
+        context = self._context(None)
+        for key, stored in list(self.table.items()):
+            if key.startswith(WATERMARK_PREFIX):
+                partition = int(key[len(WATERMARK_PREFIX) :])
+                if partition in assigned:
+                    self.watermarks[partition] = datetime.fromisoformat(stored)
+                continue
+            partition = intake_partition(key, self.intake_partitions)
+            if partition in assigned:
+                entry = Entry.from_dict(stored)
+                self.alarms.schedule(partition, key, next_alarm(entry, context))
+        self._indexed_for = assigned
+        _log.info(
+            "dossier table indexed for intake partitions %s: %d alarms",
+            sorted(assigned),
+            len(self.alarms),
+        )
 
     async def reference(self, record: Record) -> list[Outgoing]:
         raw = _bytes(record.value)
@@ -159,11 +230,15 @@ class Handlers:
         lookups, levels = self.lookups, self.levels
 
         def decode(raw: bytes) -> Mapping[str, Any]:
-            return read_event(raw, lookups.cached_schema)[1]
+            # A held record read after a restart may name an id not fetched yet: a blocking
+            # fetch, rare, instead of dead-lettering a record that is fine.
+            return read_event(raw, lookups.schema_now)[1]
 
         return Context(
             calendar=self.calendar,
             decode=decode,
+            due_soon_working_days=self.config.due_soon_working_days,
+            retention=self.config.retention,
             encode_fact=lambda fact: encode_fact(
                 fact, schema_id_of=lookups.cached_id, authority_level=levels
             ),
@@ -176,11 +251,13 @@ class Handlers:
     async def _fetch_writer_schemas(self, records: Iterable[bytes]) -> None:
         """Bring the records' writer schemas into the cache (waiting out a registry outage),
         so that the pure stages can use the synchronous cache."""
+        ids = set()
         for raw in records:
             try:
-                schema_id = peek_schema_id(raw)
+                ids.add(peek_schema_id(raw))
             except UndecodableMessageError:
                 continue  # the stage refuses it as undecodable
+        for schema_id in ids:
             await self.lookups.writer_schema(schema_id)
 
 

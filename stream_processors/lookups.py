@@ -56,6 +56,16 @@ class Lookups:
         """The writer schema if :meth:`writer_schema` fetched it; None otherwise."""
         return self._schemas.get(schema_id)
 
+    def schema_now(self, schema_id: int) -> Mapping[str, Any] | None:
+        """The cached schema, else fetched now, blocking (for the rare record whose schema was
+        not prefetched); an unreachable registry raises."""
+        found = self._schemas.get(schema_id)
+        if found is None:
+            found = self._writer_schemas(schema_id)
+            if found is not None:
+                self._schemas[schema_id] = found
+        return found
+
     def cached_id(self, known: EventType) -> int:
         """The id fetched by :meth:`schema_id`; ``KeyError`` when it was not fetched."""
         return self._ids[known.subject]

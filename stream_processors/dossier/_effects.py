@@ -14,6 +14,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from .calendar import local_date
 from .state import Apology, DossierState, Pause
 
 __all__ = ["EFFECTS", "TIME_FIELDS", "Changes"]
@@ -72,6 +73,7 @@ def _submitted(state: DossierState, e: Mapping[str, Any], at: datetime) -> Chang
 
 
 def _received(state: DossierState, e: Mapping[str, Any], at: datetime) -> Changes:
+    carried = bool(e.get("carried_over", False))
     return {
         "received_at": at,
         "procedure_code": e["procedure_code"],
@@ -80,7 +82,8 @@ def _received(state: DossierState, e: Mapping[str, Any], at: datetime) -> Change
         "receiving_agency_code": e["receiving_agency_code"],
         "resolving_agency_code": e["resolving_agency_code"],
         "appointment_date": e["appointment_date"],
-        "carried_over": bool(e.get("carried_over", False)),
+        "carried_over": carried,
+        "carried_over_on": local_date(e["envelope"]["occurred_at"]) if carried else None,
         **_hold(state, e["resolving_agency_code"], at),
     }
 

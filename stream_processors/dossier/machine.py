@@ -180,4 +180,5 @@ def _refresh(
     digest = outcome_digest(fact)
     if digest == state.outcome_digest:
         return state, ()
-    return replace(state, outcome_digest=digest), (fact,)
+    classified = replace(state, outcome_digest=digest, outcome_class=fact.outcome_class.value)
+    return classified, (fact,)

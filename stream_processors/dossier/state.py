@@ -98,6 +98,9 @@ class DossierState:
     received_at: datetime | None = None
     reception_refused_at: datetime | None = None
     carried_over: bool = False
+    #: local date the backlog dossier was carried into the hub's books (the DossierReceived
+    #: envelope's occurred_at): the day its carry-over counts in the aggregates
+    carried_over_on: date | None = None
     #: appointment date on the receipt (Mẫu 01)
     appointment_date: date | None = None
     #: due date in force: the appointment moved by the paused working days of closed pauses;
@@ -121,6 +124,8 @@ class DossierState:
     returned_at: datetime | None = None
     #: digest of the last DossierOutcome emitted, so a re-computation only emits on change
     outcome_digest: str | None = None
+    #: outcome_class of the last DossierOutcome emitted (EARLY, ON_TIME, OVERDUE)
+    outcome_class: str | None = None
     #: due date for which DossierBecameOverdue / DossierDueSoon was emitted (once per due date)
     overdue_alerted_for: date | None = None
     due_soon_alerted_for: date | None = None
@@ -235,6 +240,7 @@ _INSTANTS: Final = frozenset(
 _DATES: Final = frozenset(
     {
         "appointment_date",
+        "carried_over_on",
         "due_date",
         "rescheduled_date",
         "overdue_alerted_for",

@@ -174,7 +174,7 @@ def test_message_key() -> None:
     assert schemas.event_type("WorkingCalendarPublished").message_key(calendar) == "2023"
     aggregate = schemas.example_event("AggregateUpdated")
     key = schemas.event_type("AggregateUpdated").message_key(aggregate)
-    assert key == "MONTH|2023-03-01|AGENCY|000.00.15.H29"
+    assert key == "MONTH|2023-03-01|AGENCY|000.00.15.H29|2"
 
 
 def test_subject_is_the_record_fullname() -> None:

@@ -1,0 +1,188 @@
+"""One batch of intake records, folded: dossier entries, aggregate slices, watermarks and the
+records to send. Pure (the table reads come in as functions), so the agent's batch logic is
+unit-tested without a broker; ``handlers`` loads and persists, ``app`` sends.
+
+Per record (``offer``): the dossier step (``dossiers.step``); the change of the dossier's tally
+counted into the slices of its partition (``aggregates``), each slice skipping a record it has
+already counted; and, when the record moves its partition's watermark into a new local day, a
+sweep of every entry of the partition (alerts, held events expiring, closed dossiers leaving).
+
+The caller persists in this order, waiting for each to be acknowledged before the next:
+``messages`` (outputs, slice updates for the aggregates topic), then ``slices``, then
+``entries`` and ``watermarks``. A crash between two steps makes the worker read the records
+again: outputs are sent again with the same deterministic ids (their consumers drop the
+duplicates), a persisted slice refuses what it already counted, and a record whose entry was
+persisted is a redelivery (``Entry.last_offset``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Final
+
+from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
+
+from stream_processors.aggregates import (
+    Cell,
+    PartialCounts,
+    cell_key,
+    day_window,
+    delta,
+    year_window,
+)
+from stream_processors.dossier import DossierState, local_date
+
+from .dossiers import Context, Entry, IntakeRecord, next_alarm, step, sweep
+from .messages import Outgoing
+
+__all__ = ["WATERMARK_PREFIX", "Alarms", "IntakeBatch", "intake_partition", "slice_key"]
+
+
+#: table key of a partition's watermark, beside the entries: ``~watermark|3``
+WATERMARK_PREFIX: Final = "~watermark|"
+
+
+def intake_partition(code: str, partitions: int) -> int:
+    """The intake partition of a dossier: the one the validator's producer (aiokafka's
+    default partitioner, murmur2 of the key) sent its records to."""
+    return (int(murmur2(code.encode("utf-8"))) & 0x7FFFFFFF) % partitions
+
+
+class Alarms:
+    """Per partition, the dossiers to visit on each local day (``dossiers.next_alarm``), so a
+    sweep costs the entries whose time has come, not the whole table. In memory: rebuilt from
+    the table when the worker starts or its partitions change."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, dict[date, set[str]]] = {}
+        self._of: dict[str, tuple[int, date]] = {}
+
+    def schedule(self, partition: int, code: str, day: date | None) -> None:
+        old = self._of.pop(code, None)
+        if old is not None:
+            codes = self._days[old[0]][old[1]]
+            codes.discard(code)
+            if not codes:
+                del self._days[old[0]][old[1]]
+        if day is not None:
+            self._of[code] = (partition, day)
+            self._days.setdefault(partition, {}).setdefault(day, set()).add(code)
+
+    def pop_due(self, partition: int, day: date) -> set[str]:
+        """Codes whose alarm is on or before ``day``, forgotten (the caller sets them again)."""
+        days = self._days.get(partition, {})
+        due: set[str] = set()
+        for alarm in [d for d in days if d <= day]:
+            due.update(days.pop(alarm))
+        for code in due:
+            del self._of[code]
+        return due
+
+    def __len__(self) -> int:
+        return len(self._of)
+
+
+def slice_key(partition: int, cell: str) -> str:
+    """Table key of one slice: ``3|DAY|2023-03-15|AGENCY|000.00.15.H29``."""
+    return f"{partition}|{cell}"
+
+
+@dataclass
+class IntakeBatch:
+    #: the per-record context for a partition's watermark
+    context: Callable[[datetime | None], Context]
+    load_entry: Callable[[str], Entry | None]
+    load_slice: Callable[[str], PartialCounts | None]
+    #: when each entry next needs a sweep (updated in place, like the watermarks)
+    alarms: Alarms
+    #: partition → watermark, as persisted before this batch (updated in place)
+    watermarks: dict[int, datetime]
+
+    messages: list[Outgoing] = field(default_factory=list)
+    #: dossier_code → new entry, or None to delete it
+    entries: dict[str, Entry | None] = field(default_factory=dict)
+    #: slice key → slice, for every slice this batch changed (persist and publish these)
+    slices: dict[str, PartialCounts] = field(default_factory=dict)
+    #: partitions whose watermark this batch moved
+    moved: set[int] = field(default_factory=set)
+    redelivered: int = 0
+    #: dossier_code → its intake partition, for every entry in ``entries``
+    entry_partition: dict[str, int] = field(default_factory=dict)
+    _loaded: dict[str, PartialCounts] = field(default_factory=dict)
+
+    def offer(self, partition: int, code: str, record: IntakeRecord) -> None:
+        entry = self._entry(code)
+        before = self.watermarks.get(partition)
+        result = step(entry, record, self.context(before))
+        self.messages.extend(result.messages)
+        change: Counter[Cell] = Counter()
+        if result.redelivered:
+            self.redelivered += 1
+        else:
+            self._store(partition, code, result.entry)
+            change.update(delta(_state(entry), result.entry.state))
+        now = result.watermark
+        if now is not None and (before is None or now > before):
+            self.watermarks[partition] = now
+            self.moved.add(partition)
+            if before is None or local_date(now) > local_date(before):
+                change.update(self._sweep(partition, now))
+        self._count(partition, change, record.offset)
+
+    def _sweep(self, partition: int, watermark: datetime) -> Counter[Cell]:
+        context = self.context(watermark)
+        change: Counter[Cell] = Counter()
+        for code in sorted(self.alarms.pop_due(partition, local_date(watermark))):
+            entry = self._entry(code)
+            if entry is None:
+                continue
+            result = sweep(entry, watermark, context)
+            self.messages.extend(result.messages)
+            if not result.changed:
+                self.alarms.schedule(partition, code, next_alarm(entry, context))
+                continue
+            self._store(partition, code, result.entry)
+            if result.entry is not None:  # a dossier leaving the table stays counted
+                change.update(delta(entry.state, result.entry.state))
+        return change
+
+    def _store(self, partition: int, code: str, entry: Entry | None) -> None:
+        self.entries[code] = entry
+        self.entry_partition[code] = partition
+        alarm = None if entry is None else next_alarm(entry, self.context(None))
+        self.alarms.schedule(partition, code, alarm)
+
+    def _count(self, partition: int, change: Counter[Cell], offset: int) -> None:
+        """Count one record's changes (its own and its sweep's) into the slices, together:
+        a slice sealed at ``offset`` holds all of them or none."""
+        touched: dict[str, PartialCounts] = {}
+        for (dimension, key, day, counter), n in change.items():
+            if not n:
+                continue
+            for window in (day_window(day), year_window(day)):
+                name = slice_key(partition, cell_key(window, dimension, key))
+                one = self._slice(name, partition)
+                if one.add(counter, n, offset):
+                    touched[name] = one
+        for name, one in touched.items():
+            one.seal(offset)
+            self.slices[name] = one
+
+    def _entry(self, code: str) -> Entry | None:
+        if code in self.entries:
+            return self.entries[code]
+        return self.load_entry(code)
+
+    def _slice(self, key: str, partition: int) -> PartialCounts:
+        found = self.slices.get(key) or self._loaded.get(key)
+        if found is None:
+            found = self.load_slice(key) or PartialCounts(partition)
+            self._loaded[key] = found
+        return found
+
+
+def _state(entry: Entry | None) -> DossierState | None:
+    return None if entry is None else entry.state
