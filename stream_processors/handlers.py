@@ -6,7 +6,8 @@ return.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
 from .validator import check, read_event, to_outgoing
 
-__all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record"]
+__all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record", "headers_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -69,6 +70,22 @@ class Counters:
     inbound: int = 0
     intake: int = 0
     sent: Counter[str] = field(default_factory=Counter)
+    #: seconds from the agency's record to its dossier's state and slices being persisted,
+    #: for the latest intake records (bench process reads them)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
+    #: monotonic times of the first inbound batch taken and of the last intake batch persisted
+    first_inbound_at: float | None = None
+    last_persisted_at: float | None = None
+    #: intake records whose batch was persisted
+    intake_persisted: int = 0
+
+    def persisted(self, sources: Sequence[Source | None], now: float, wall_ms: int) -> None:
+        """A batch was persisted: note when, and the latency of each record."""
+        self.last_persisted_at = now
+        self.intake_persisted += len(sources)
+        for source in sources:
+            if source is not None and source.timestamp_ms is not None:
+                self.latencies.append((wall_ms - source.timestamp_ms) / 1000)
 
     def line(self) -> str:
         canonical = sum(self.sent[t] for t in (CATALOG_EVENTS, FEEDBACK_EVENTS, REFERENCE_EVENTS))
@@ -102,6 +119,8 @@ class Handlers:
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
         """Each inbound record forwarded or dead-lettered (``validator.check``)."""
         self.counters.inbound += len(records)
+        if self.counters.first_inbound_at is None:
+            self.counters.first_inbound_at = time.monotonic()
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
         now = datetime.now(UTC)
         out = []
@@ -118,7 +137,7 @@ class Handlers:
             except Exception as exc:  # a poison record must not stop the stream
                 out.extend(self.failed(record, exc))
                 continue
-            source = Source(record.topic, record.partition, record.offset)
+            source = Source(record.topic, record.partition, record.offset, _millis(record))
             out.append(to_outgoing(verdict, raw, source, _bytes(record.key) or None))
         return out
 
@@ -224,7 +243,7 @@ class Handlers:
     def source_of(record: Record) -> Source:
         """The agency's original record: from the validator's headers on an intake record."""
         own = Source(record.topic, record.partition, record.offset)
-        return Source.from_headers(_headers(record.headers)) or own
+        return Source.from_headers(headers_of(record.headers)) or own
 
     def _context(self, watermark: datetime | None) -> Context:
         lookups, levels = self.lookups, self.levels
@@ -261,11 +280,17 @@ class Handlers:
             await self.lookups.writer_schema(schema_id)
 
 
+def _millis(record: Record) -> int | None:
+    stamp = getattr(record, "timestamp", None)
+    return None if stamp is None else int(stamp * 1000)
+
+
 def _bytes(data: Any) -> bytes:
     return b"" if data is None else bytes(data)
 
 
-def _headers(headers: Any) -> Headers:
+def headers_of(headers: Any) -> Headers:
+    """A Faust message's headers as (name, bytes) pairs."""
     if not headers:
         return ()
     items = headers.items() if isinstance(headers, Mapping) else headers

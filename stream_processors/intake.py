@@ -27,6 +27,7 @@ from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 
 from stream_processors.aggregates import (
     Cell,
+    DimensionKind,
     PartialCounts,
     cell_key,
     day_window,
@@ -40,6 +41,9 @@ from .messages import Outgoing
 
 __all__ = ["WATERMARK_PREFIX", "Alarms", "IntakeBatch", "intake_partition", "slice_key"]
 
+
+_SLICE_KEY_CACHE: Final = 200_000
+_SLICE_KEYS: dict[tuple[int, DimensionKind, str, date], tuple[str, str]] = {}
 
 #: table key of a partition's watermark, beside the entries: ``~watermark|3``
 WATERMARK_PREFIX: Final = "~watermark|"
@@ -162,14 +166,29 @@ class IntakeBatch:
         for (dimension, key, day, counter), n in change.items():
             if not n:
                 continue
-            for window in (day_window(day), year_window(day)):
-                name = slice_key(partition, cell_key(window, dimension, key))
+            for name in self._slice_keys(partition, dimension, key, day):
                 one = self._slice(name, partition)
                 if one.add(counter, n, offset):
                     touched[name] = one
         for name, one in touched.items():
             one.seal(offset)
             self.slices[name] = one
+
+    def _slice_keys(
+        self, partition: int, dimension: DimensionKind, key: str, day: date
+    ) -> tuple[str, str]:
+        """The day and year slice keys of a cell (memoized: formatting them was a third of
+        the fold's time)."""
+        found = _SLICE_KEYS.get((partition, dimension, key, day))
+        if found is None:
+            found = tuple(  # type: ignore[assignment]
+                slice_key(partition, cell_key(window, dimension, key))
+                for window in (day_window(day), year_window(day))
+            )
+            if len(_SLICE_KEYS) > _SLICE_KEY_CACHE:
+                _SLICE_KEYS.clear()
+            _SLICE_KEYS[(partition, dimension, key, day)] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
 
     def _entry(self, code: str) -> Entry | None:
         if code in self.entries:

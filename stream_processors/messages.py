@@ -13,6 +13,7 @@ __all__ = [
     "HEADER_REASON",
     "HEADER_SOURCE_OFFSET",
     "HEADER_SOURCE_PARTITION",
+    "HEADER_SOURCE_TIMESTAMP",
     "HEADER_SOURCE_TOPIC",
     "Headers",
     "Outgoing",
@@ -25,6 +26,8 @@ HEADER_ERROR: Final = "dh.error"
 HEADER_SOURCE_TOPIC: Final = "dh.source.topic"
 HEADER_SOURCE_PARTITION: Final = "dh.source.partition"
 HEADER_SOURCE_OFFSET: Final = "dh.source.offset"
+#: the agency's record's Kafka timestamp (ms): the start of the hub's end-to-end latency
+HEADER_SOURCE_TIMESTAMP: Final = "dh.source.timestamp"
 
 # A dead letter's error text is for a person reading the topic; a few hundred characters say
 # what went wrong without copying a whole event into a header.
@@ -40,23 +43,30 @@ class Source:
     topic: str
     partition: int
     offset: int
+    #: the record's Kafka timestamp in milliseconds, when known
+    timestamp_ms: int | None = None
 
     def headers(self) -> Headers:
-        return (
+        out: Headers = (
             (HEADER_SOURCE_TOPIC, self.topic.encode()),
             (HEADER_SOURCE_PARTITION, str(self.partition).encode()),
             (HEADER_SOURCE_OFFSET, str(self.offset).encode()),
         )
+        if self.timestamp_ms is not None:
+            out += ((HEADER_SOURCE_TIMESTAMP, str(self.timestamp_ms).encode()),)
+        return out
 
     @classmethod
     def from_headers(cls, headers: Headers) -> Source | None:
         """The source written by :meth:`headers`, or None if a header is missing or bad."""
         found = {key: value for key, value in headers}
         try:
+            stamp = found.get(HEADER_SOURCE_TIMESTAMP)
             return cls(
                 found[HEADER_SOURCE_TOPIC].decode(),
                 int(found[HEADER_SOURCE_PARTITION]),
                 int(found[HEADER_SOURCE_OFFSET]),
+                None if stamp is None else int(stamp),
             )
         except (KeyError, ValueError, UnicodeDecodeError):
             return None

@@ -21,6 +21,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     produce.add_argument("--events", type=int, default=200_000, help="events to publish")
     produce.set_defaults(handler=_produce)
+    process = kinds.add_parser(
+        "process",
+        help="processors (validate, fold, aggregate) vs a plain consume→produce passthrough",
+        description="Starts a throwaway broker and registry, publishes a backlog of synthetic "
+        "dossier lifecycles, and runs one processors worker: events/s on the backlog, then "
+        "p50/p99 latency at a paced rate.",
+    )
+    process.add_argument("--events", type=int, default=100_000, help="backlog events")
+    process.add_argument("--paced-rate", type=int, default=2_000, help="events/s, latency phase")
+    process.add_argument(
+        "--paced-seconds", type=float, default=15.0, help="length of the latency phase"
+    )
+    process.add_argument("--batch-size", type=int, default=2_000, help="records per batch")
+    process.set_defaults(handler=_process)
 
 
 def _progress(line: str) -> None:
@@ -41,6 +55,21 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
         java=find_java(settings.java),
         kafka_classpath=kafka_classpath(settings),
         events=args.events,
+        progress=_progress,
+    )
+    print_json(result)
+    return 0
+
+
+def _process(args: argparse.Namespace, settings: Settings) -> int:
+    from stream_processors.bench import bench_process
+
+    result = bench_process(
+        settings,
+        events=args.events,
+        paced_rate=args.paced_rate,
+        paced_seconds=args.paced_seconds,
+        batch_size=args.batch_size,
         progress=_progress,
     )
     print_json(result)

@@ -21,7 +21,7 @@ from dossierhub.stack import Stack
 from producers import Publisher
 from schemas import decode, example_event, inbound_topic
 from schemas.registry import SchemaIds
-from schemas.topics import DEADLETTER, DOSSIER_EVENTS, DOSSIER_OUTCOMES
+from schemas.topics import AGGREGATES, DEADLETTER, DOSSIER_EVENTS, DOSSIER_OUTCOMES
 from tests.helpers import run_cli
 
 # One run of the processors for the whole module: every assertion reads its result.
@@ -47,6 +47,8 @@ class Run:
     canonical: list[Record]
     outcomes: list[Record]
     dead_letters: list[Record]
+    #: AggregateUpdated slices of this agency's dimension
+    aggregates: list[Record]
     stderr: str
     returncode: int
 
@@ -65,6 +67,8 @@ def _received(code: str, agency: str, event_id: uuid.UUID) -> dict[str, Any]:
     event = example_event("DossierReceived", event_id=event_id)  # appointment 29 March 2023
     event["dossier_code"] = code
     event["envelope"]["agency_code"] = agency
+    # the agency resolves its own dossiers: its dimension of the aggregates is this run's alone
+    event.update(receiving_agency_code=agency, resolving_agency_code=agency)
     return event
 
 
@@ -199,6 +203,11 @@ def run(stack: Stack, settings: Settings, applied_contract: None) -> Run:
             for r in _read(bootstrap, DEADLETTER)
             if r.headers.get("dh.source.topic") == inbound_topic(agency).encode()
         ],
+        aggregates=[
+            r
+            for r in _read(bootstrap, AGGREGATES)
+            if r.key is not None and f"|AGENCY|{agency}|".encode() in r.key
+        ],
         stderr=processed.stderr,
         returncode=processed.returncode,
     )
@@ -290,3 +299,30 @@ def test_dead_letters_carry_the_reason_and_the_agencys_record(run: Run) -> None:
     assert by_reason["duplicate_event"].value == run.published["duplicate.again"]
     assert by_reason["transition_not_allowed"].value == run.published["refused.again"]
     assert by_reason["future_timestamp"].value == run.published["future.received"]
+
+
+def test_the_aggregates_count_what_the_canonical_topics_hold(run: Run, stack: Stack) -> None:
+    registry = SchemaRegistryClient({"url": stack.registry.url})
+
+    def lookup(schema_id: int) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(registry.get_schema(schema_id).schema_str)
+        return parsed
+
+    newest: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for record in run.aggregates:
+        _, update = decode(record.value, lookup)
+        slot = (update["window_kind"], str(update["window_start"]), update["source_partition"])
+        if slot not in newest or update["as_of_offset"] > newest[slot]["as_of_offset"]:
+            newest[slot] = update
+    assert newest, "no aggregate slice for the agency"
+
+    def total(kind: str, counter: str) -> int:
+        return sum(u["counts"][counter] for (k, _, _), u in newest.items() if k == kind)
+
+    types = Counter(decode(r.value, lookup)[1]["envelope"]["event_type"] for r in run.canonical)
+    assert total("YEAR", "received") == types["DossierReceived"] == total("DAY", "received")
+    classes = Counter(decode(r.value, lookup)[1]["outcome_class"] for r in run.outcomes)
+    assert total("YEAR", "resolved") == sum(classes.values())
+    assert total("YEAR", "resolved_overdue") == classes["OVERDUE"]
+    still_open = types["DossierReceived"] - sum(classes.values())
+    assert total("YEAR", "in_progress") == still_open
