@@ -43,10 +43,10 @@ from schemas.topics import (
 from stream_processors.dossier import WorkingCalendar
 
 from .config import ProcessorConfig
-from .handlers import Counters, Handlers, Record, headers_of
+from .handlers import Counters, Handlers, Record
 from .intake import WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
-from .messages import Outgoing, Source
+from .messages import Outgoing
 from .views import register_views
 
 __all__ = ["SLICES_TABLE", "TABLE_NAME", "Processors", "build_app", "changelog_topics"]
@@ -143,7 +143,7 @@ def build_app(
         lookups=lookups or Lookups.connect(config.registry_url),
         table=table,
         slices=slices,
-        assigned=assigned,
+        owned=assigned,
         intake_partitions=_DOSSIER_PARTITIONS,
         calendar=calendar or WorkingCalendar(),
     )
@@ -221,7 +221,7 @@ def build_app(
             last,
         )
         handlers.counters.persisted(
-            [Source.from_headers(headers_of(e.message.headers)) for e in events],
+            batch.sources,
             time.monotonic(),
             time.time_ns() // 1_000_000,
         )

@@ -234,9 +234,10 @@ def sweep(entry: Entry, watermark: datetime, context: Context) -> Sweep:
     """What the passing of event time does to one entry: overdue / due-soon alerts, held events
     expired into dead letters, and a closed dossier leaving the table after ``retention``.
 
-    Run by the agent for every entry of a partition whenever that partition's watermark enters
-    a new local day, at the record that moved it there — so a replay sweeps at the same records
-    and raises the same alerts as the live run, whatever the batching.
+    Run by the agent, for each entry whose alarm (:func:`next_alarm`) has come, whenever its
+    partition's watermark enters a new local day, at the record that moved it there — so a
+    replay sweeps at the same records and raises the same alerts as the live run, whatever the
+    batching.
     """
     out: list[Outgoing] = []
     state, held = entry.state, list(entry.held)

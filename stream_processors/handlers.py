@@ -36,14 +36,12 @@ from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
 from .validator import check, read_event, to_outgoing
 
-__all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record", "headers_of"]
+__all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record"]
 
 _log = logging.getLogger(__name__)
 
 #: ``dh.reason`` of a record our own code failed on: kept, so it can be replayed once fixed
 PROCESSING_ERROR: Final = "processing_error"
-#: with no consumer to ask (unit tests), every intake partition is this worker's
-_ALL_INTAKE: Final = frozenset(range(6))
 _DERIVED_TYPES: Final = (
     "DossierOutcome",
     "DossierBecameOverdue",
@@ -79,12 +77,12 @@ class Counters:
     #: intake records whose batch was persisted
     intake_persisted: int = 0
 
-    def persisted(self, sources: Sequence[Source | None], now: float, wall_ms: int) -> None:
+    def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
         self.last_persisted_at = now
         self.intake_persisted += len(sources)
         for source in sources:
-            if source is not None and source.timestamp_ms is not None:
+            if source.timestamp_ms is not None:
                 self.latencies.append((wall_ms - source.timestamp_ms) / 1000)
 
     def line(self) -> str:
@@ -108,9 +106,9 @@ class Handlers:
     counters: Counters = field(default_factory=Counters)
     #: slice key → ``PartialCounts.to_dict()`` (the Faust table of aggregate slices)
     slices: MutableMapping[str, Any] = field(default_factory=dict)
-    #: the intake partitions this worker owns now
-    assigned: Callable[[], frozenset[int]] = field(default=lambda: _ALL_INTAKE)
     intake_partitions: int = 6
+    #: the intake partitions this worker owns now; None: all of them (no consumer to ask)
+    owned: Callable[[], frozenset[int]] | None = None
     #: intake partition → the latest event time seen there (persisted with the entries)
     watermarks: dict[int, datetime] = field(default_factory=dict)
     alarms: Alarms = field(default_factory=Alarms)
@@ -161,6 +159,7 @@ class Handlers:
         for record in records:
             raw, key = _bytes(record.value), _bytes(record.key)
             source = self.source_of(record)
+            batch.sources.append(source)
             if not key:
                 why = "intake record without a dossier_code key"
                 batch.messages.append(dead_letter(raw, None, "invalid_event", why, source))
@@ -188,6 +187,11 @@ class Handlers:
             at = self.watermarks.get(one.partition) or datetime.now(UTC)
             out.append(encode_slice(cell, one, at=at, schema_id_of=self.lookups.cached_id))
         return out
+
+    def assigned(self) -> frozenset[int]:
+        if self.owned is None:
+            return frozenset(range(self.intake_partitions))
+        return self.owned()
 
     def _index_if_reassigned(self) -> None:
         """Rebuild the alarms and watermarks from the table when the worker's intake
@@ -243,7 +247,7 @@ class Handlers:
     def source_of(record: Record) -> Source:
         """The agency's original record: from the validator's headers on an intake record."""
         own = Source(record.topic, record.partition, record.offset)
-        return Source.from_headers(headers_of(record.headers)) or own
+        return Source.from_headers(_headers(record.headers)) or own
 
     def _context(self, watermark: datetime | None) -> Context:
         lookups, levels = self.lookups, self.levels
@@ -289,8 +293,7 @@ def _bytes(data: Any) -> bytes:
     return b"" if data is None else bytes(data)
 
 
-def headers_of(headers: Any) -> Headers:
-    """A Faust message's headers as (name, bytes) pairs."""
+def _headers(headers: Any) -> Headers:
     if not headers:
         return ()
     items = headers.items() if isinstance(headers, Mapping) else headers

@@ -5,7 +5,8 @@ unit-tested without a broker; ``handlers`` loads and persists, ``app`` sends.
 Per record (``offer``): the dossier step (``dossiers.step``); the change of the dossier's tally
 counted into the slices of its partition (``aggregates``), each slice skipping a record it has
 already counted; and, when the record moves its partition's watermark into a new local day, a
-sweep of every entry of the partition (alerts, held events expiring, closed dossiers leaving).
+sweep of the partition's entries whose alarm has come (``Alarms``: alerts, held events
+expiring, closed dossiers leaving).
 
 The caller persists in this order, waiting for each to be acknowledged before the next:
 ``messages`` (outputs, slice updates for the aggregates topic), then ``slices``, then
@@ -21,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property, lru_cache
 from typing import Final
 
 from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
@@ -37,13 +39,10 @@ from stream_processors.aggregates import (
 from stream_processors.dossier import DossierState, local_date
 
 from .dossiers import Context, Entry, IntakeRecord, next_alarm, step, sweep
-from .messages import Outgoing
+from .messages import Outgoing, Source
 
 __all__ = ["WATERMARK_PREFIX", "Alarms", "IntakeBatch", "intake_partition", "slice_key"]
 
-
-_SLICE_KEY_CACHE: Final = 200_000
-_SLICE_KEYS: dict[tuple[int, DimensionKind, str, date], tuple[str, str]] = {}
 
 #: table key of a partition's watermark, beside the entries: ``~watermark|3``
 WATERMARK_PREFIX: Final = "~watermark|"
@@ -113,6 +112,8 @@ class IntakeBatch:
     #: partitions whose watermark this batch moved
     moved: set[int] = field(default_factory=set)
     redelivered: int = 0
+    #: the agency's record behind each record offered, in order (for the latency figures)
+    sources: list[Source] = field(default_factory=list)
     #: dossier_code → its intake partition, for every entry in ``entries``
     entry_partition: dict[str, int] = field(default_factory=dict)
     _loaded: dict[str, PartialCounts] = field(default_factory=dict)
@@ -146,7 +147,7 @@ class IntakeBatch:
             result = sweep(entry, watermark, context)
             self.messages.extend(result.messages)
             if not result.changed:
-                self.alarms.schedule(partition, code, next_alarm(entry, context))
+                self._reschedule(partition, code, entry)
                 continue
             self._store(partition, code, result.entry)
             if result.entry is not None:  # a dossier leaving the table stays counted
@@ -156,8 +157,17 @@ class IntakeBatch:
     def _store(self, partition: int, code: str, entry: Entry | None) -> None:
         self.entries[code] = entry
         self.entry_partition[code] = partition
-        alarm = None if entry is None else next_alarm(entry, self.context(None))
+        self._reschedule(partition, code, entry)
+
+    def _reschedule(self, partition: int, code: str, entry: Entry | None) -> None:
+        alarm = None if entry is None else next_alarm(entry, self._alarm_context)
         self.alarms.schedule(partition, code, alarm)
+
+    @cached_property
+    def _alarm_context(self) -> Context:
+        """``next_alarm`` reads the rules (calendar, hold, retention), not the watermark: one
+        context serves the whole batch."""
+        return self.context(None)
 
     def _count(self, partition: int, change: Counter[Cell], offset: int) -> None:
         """Count one record's changes (its own and its sweep's) into the slices, together:
@@ -166,29 +176,13 @@ class IntakeBatch:
         for (dimension, key, day, counter), n in change.items():
             if not n:
                 continue
-            for name in self._slice_keys(partition, dimension, key, day):
+            for name in _slice_keys(partition, dimension, key, day):
                 one = self._slice(name, partition)
                 if one.add(counter, n, offset):
                     touched[name] = one
         for name, one in touched.items():
             one.seal(offset)
             self.slices[name] = one
-
-    def _slice_keys(
-        self, partition: int, dimension: DimensionKind, key: str, day: date
-    ) -> tuple[str, str]:
-        """The day and year slice keys of a cell (memoized: formatting them was a third of
-        the fold's time)."""
-        found = _SLICE_KEYS.get((partition, dimension, key, day))
-        if found is None:
-            found = tuple(  # type: ignore[assignment]
-                slice_key(partition, cell_key(window, dimension, key))
-                for window in (day_window(day), year_window(day))
-            )
-            if len(_SLICE_KEYS) > _SLICE_KEY_CACHE:
-                _SLICE_KEYS.clear()
-            _SLICE_KEYS[(partition, dimension, key, day)] = found  # type: ignore[assignment]
-        return found  # type: ignore[return-value]
 
     def _entry(self, code: str) -> Entry | None:
         if code in self.entries:
@@ -201,6 +195,16 @@ class IntakeBatch:
             found = self.load_slice(key) or PartialCounts(partition)
             self._loaded[key] = found
         return found
+
+
+@lru_cache(maxsize=200_000)
+def _slice_keys(partition: int, dimension: DimensionKind, key: str, day: date) -> tuple[str, str]:
+    """The day and year slice keys of a cell (cached: formatting them was a third of the
+    fold's time)."""
+    return (
+        slice_key(partition, cell_key(day_window(day), dimension, key)),
+        slice_key(partition, cell_key(year_window(day), dimension, key)),
+    )
 
 
 def _state(entry: Entry | None) -> DossierState | None:

@@ -66,7 +66,8 @@ def register_views(app: faust.App, processors: Processors) -> None:
         assigned = processors.handlers.assigned()
         counts, summed = local_answer(asked, assigned, slices.get)
         if request.query.get("local") != "1":
-            for peer_counts, peer_partitions in await _ask_peers(app, request, assigned):
+            peers = await _ask_peers(app, SLICES_TABLE, request, assigned)
+            for peer_counts, peer_partitions in peers:
                 counts = add_all([counts, peer_counts])
                 summed.extend(peer_partitions)
         start, end = asked.span
@@ -102,13 +103,11 @@ def _anchor(text: str | None) -> date:
 
 
 async def _ask_peers(
-    app: faust.App, request: Request, assigned: frozenset[int]
+    app: faust.App, table: str, request: Request, assigned: frozenset[int]
 ) -> list[tuple[dict[str, int], list[int]]]:
-    from .app import SLICES_TABLE
-
     me = str(app.conf.canonical_url).rstrip("/")
     try:
-        hosts = app.router.table_metadata(SLICES_TABLE)
+        hosts = app.router.table_metadata(table)
     except Exception as exc:  # no assignment yet (starting, rebalancing)
         _log.debug("no table metadata: %s", exc)
         return []
