@@ -5,8 +5,13 @@ Topology (one consumer group, the app id)::
 
     hub.inbound.<agency> ──validate──▶ hub.dossier.intake ──dossiers──▶ hub.dossier.events
                               │   └──▶ hub.catalog/feedback/reference.events   ├─▶ outcomes, alerts
-                              └──▶ hub.deadletter ◀─────────────────────────────┘
-    hub.catalog.events + hub.reference.events ──reference──▶ procedure levels, working calendar
+                              └──▶ hub.deadletter ◀─────────────────────────────┤
+                                                                hub.aggregates ◀┘
+    hub.catalog.events + hub.reference.events ──every worker, outside the group (``reference``)
+                                                  ──▶ procedure levels, working calendar
+
+Built without inbound topics (``dossierhub run --rebuild``) the app has no validator: it folds
+the already validated intake log from its start, which is how the projections are rebuilt.
 
 The inbound topics are those that exist when the app is built: faust-streaming's aiokafka
 driver cannot subscribe by pattern (it subscribes to topic names only; its source says "pattern
@@ -43,10 +48,11 @@ from schemas.topics import (
 from stream_processors.dossier import WorkingCalendar
 
 from .config import ProcessorConfig
-from .handlers import Counters, Handlers, Record
+from .handlers import Counters, Handlers
 from .intake import WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
 from .messages import Outgoing
+from .reference import ReferenceReader
 from .views import register_views
 
 __all__ = ["SLICES_TABLE", "TABLE_NAME", "Processors", "build_app", "changelog_topics"]
@@ -75,8 +81,7 @@ class Processors:
     @property
     def group_topics(self) -> dict[str, tuple[str, ...]]:
         """Consumer group → the topics it reads (for the lag check)."""
-        own = (*self.inbound_topics, DOSSIER_INTAKE, CATALOG_EVENTS, REFERENCE_EVENTS)
-        return {self.config.app_id: own}
+        return {self.config.app_id: (*self.inbound_topics, DOSSIER_INTAKE)}
 
 
 def changelog_topics(config: ProcessorConfig) -> tuple[TopicSpec, ...]:
@@ -242,25 +247,37 @@ def build_app(
     else:
         _log.warning("no inbound topic exists: the validator has nothing to read")
 
+    reader = ReferenceReader(
+        {"bootstrap.servers": config.kafka_bootstrap},
+        (CATALOG_EVENTS, REFERENCE_EVENTS),
+        handlers.reference,
+    )
+    app.task(reader.run)
+
     @app.agent(_raw_topic(app, DOSSIER_INTAKE), name="dossiers")
     async def dossiers(stream: faust.StreamT[bytes]) -> None:
         await handlers.prepare_dossiers()
+        await _wait_for(reader, config.reference_wait_s)
         async for events in _batches(stream, config):
             batch = await handlers.dossier_batch([event.message for event in events])
             await persist(batch, events)
 
-    @app.agent(_raw_topic(app, CATALOG_EVENTS, REFERENCE_EVENTS), name="reference")
-    async def reference(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            record: Record = event.message
-            try:
-                messages = await handlers.reference(record)
-            except Exception as exc:  # a poison record must not stop the stream
-                messages = handlers.failed(record, exc)
-            await send(messages)
-
     register_views(app, processors)
     return processors
+
+
+async def _wait_for(reader: ReferenceReader, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(reader.caught_up.wait(), seconds)
+    except TimeoutError:
+        # Folding without the whole catalog only leaves some levels UNKNOWN until it arrives;
+        # stopping the stream for it would be worse.
+        _log.warning(
+            "the catalog/reference topics were not read within %.0fs (%d records so far); "
+            "folding dossiers anyway",
+            seconds,
+            reader.observed,
+        )
 
 
 def _batches(

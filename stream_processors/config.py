@@ -47,6 +47,8 @@ class ProcessorConfig:
     #: intake records folded per batch, and the longest wait to fill one
     batch_size: int = 2000
     batch_seconds: float = 0.2
+    #: how long the dossier agent waits at start for the catalog and reference topics
+    reference_wait_s: float = 60.0
     log_level: str = "INFO"
 
     @classmethod

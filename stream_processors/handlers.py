@@ -219,21 +219,21 @@ class Handlers:
             len(self.alarms),
         )
 
-    async def reference(self, record: Record) -> list[Outgoing]:
-        raw = _bytes(record.value)
+    async def reference(self, raw: bytes) -> None:
+        """Learn procedure levels and working calendars from one catalog/reference record
+        (``reference.ReferenceReader`` feeds every worker all of them)."""
         await self._fetch_writer_schemas([raw])
         try:
             known, event = read_event(raw, self.lookups.cached_schema)
         except HubError as exc:  # the validator let it through: a schema removed since?
             _log.warning("reference: skipped an unreadable record: %s", exc.one_line())
-            return []
+            return
         self.levels.observe(event)
         if known.name == "WorkingCalendarPublished":
             try:
                 self.calendar = self.calendar.with_published(PublishedYear.from_event(event))
             except HubError as exc:
                 _log.warning("reference: calendar not applied: %s", exc.one_line())
-        return []
 
     def failed(self, record: Record, exc: Exception) -> list[Outgoing]:
         """A record our code raised on: dead-lettered with the error, so the stream goes on

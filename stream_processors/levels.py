@@ -1,10 +1,9 @@
 """The authority level of each procedure, as the catalog events state it.
 
 ``DossierOutcome.authority_level`` is required but dossier events do not carry it (the core's
-open question 1), so the dossier agent asks this map. This slice keeps it in process, fed by an
-agent on ``hub.catalog.events``: correct with one worker; with several, only the worker that owns
-the catalog's single partition sees it (a Faust ``GlobalTable`` is the later fix). The latest
-catalog event of a procedure wins; an unknown procedure gets ``None``.
+open question 1), so the dossier agent asks this map. Every worker keeps its own copy, fed by
+``reference.ReferenceReader`` from the whole of ``hub.catalog.events``. The latest catalog event
+of a procedure wins; an unknown procedure gets ``None``.
 """
 
 from __future__ import annotations

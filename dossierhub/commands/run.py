@@ -3,6 +3,9 @@
 The topics are applied first (``schemas.topics``, as ``topics apply`` does): Faust creates only
 its own internal topics, and a worker that subscribes before a topic exists never picks it up.
 The worker then reads the inbound topic of every agency that exists at that moment.
+
+``--rebuild`` runs without the validator: under a new ``--app-id`` it folds the validated intake
+log from its start into fresh tables, the replay that rebuilds the projections.
 """
 
 from __future__ import annotations
@@ -52,7 +55,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"Faust app id = consumer group = changelog prefix (default {DEFAULT_APP_ID})",
     )
     parser.add_argument(
-        "--store", default="memory://", help="table store: memory:// (default) or rocksdb://"
+        "--store",
+        default="rocksdb://",
+        help="table store: rocksdb:// (default; under <home>/processors) or memory:// "
+        "(rebuilt from the changelogs at every start)",
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="no validator: fold hub.dossier.intake from its start (use with a new --app-id)",
     )
     parser.add_argument(
         "--web-port", type=int, metavar="PORT", help="Faust's web port (default: a free one)"
@@ -101,9 +112,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if failed:
         problems = "; ".join(e for r in failed for e in r.errors)
         raise HubError(f"cannot apply the topic declarations: {problems}")
-    processors = build_app(config, inbound)
+    processors = build_app(config, [] if args.rebuild else inbound)
     print(
-        f"processors: app {config.app_id}, {len(inbound)} inbound topic(s), "
+        f"processors: app {config.app_id}, "
+        f"{'rebuild from the intake log' if args.rebuild else f'{len(inbound)} inbound topic(s)'}, "
         f"store {config.store}, web http://127.0.0.1:{config.web_port}",
         file=sys.stderr,
     )
