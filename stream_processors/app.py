@@ -116,6 +116,7 @@ def build_app(
     calendar: WorkingCalendar | None = None,
 ) -> Processors:
     """The app for ``config``; reads the given inbound topics (which must exist)."""
+    config.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         config.app_id,
         env={},  # no settings from the environment: the hub's Settings decided everything
@@ -133,6 +134,8 @@ def build_app(
         autodiscover=False,
         # A single worker has no one to keep standby copies of the tables for.
         table_standby_replicas=0,
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=config.session_timeout_s / 5,
     )
     # key_type=str: a key recovered from the changelog is the str it was written as.
     table = app.Table(TABLE_NAME, default=None, partitions=_DOSSIER_PARTITIONS, key_type=str)
@@ -183,8 +186,8 @@ def build_app(
 
         The changelog records are produced here rather than by ``table[key] = value``: Faust
         queues those in a buffer drained one record per event-loop turn, which held the
-        processors near 1,000 records/s. The bytes are the ones Faust writes (str key, JSON
-        value), so its recovery reads them back as usual.
+        processors near 1,000 records/s. The bytes are the ones Faust writes (JSON key and
+        value, the serializer of a ``key_type=str`` table), so its recovery reads them back.
         """
         topic = target.changelog_topic.get_topic_name()
         pending = []
@@ -194,8 +197,8 @@ def build_app(
                     target.data.pop(key, None)
                 else:
                     target.data[key] = value
-            payload = None if value is None else json.dumps(value, separators=(",", ":")).encode()
-            sent = await app.producer.send(topic, key.encode(), payload, partition, None, None)
+            payload = None if value is None else _json(value)
+            sent = await app.producer.send(topic, _json(key), payload, partition, None, None)
             pending.append((partition, sent))
         try:
             acknowledged = await asyncio.gather(*(sent for _, sent in pending))
@@ -319,6 +322,10 @@ def _fail_stop(reason: str) -> NoReturn:
     _log.critical("processors: %s; exiting without committing (exit 70)", reason)
     logging.shutdown()
     os._exit(70)
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:

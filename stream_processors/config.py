@@ -49,6 +49,9 @@ class ProcessorConfig:
     batch_seconds: float = 0.2
     #: how long the dossier agent waits at start for the catalog and reference topics
     reference_wait_s: float = 60.0
+    #: a worker silent this long leaves the group and its partitions move (Faust's default,
+    #: 60 s, also keeps a worker restarted after a crash waiting that long for its own ghost)
+    session_timeout_s: float = 15.0
     log_level: str = "INFO"
 
     @classmethod
@@ -70,7 +73,9 @@ class ProcessorConfig:
         return cls(
             kafka_bootstrap=endpoints.kafka_bootstrap,
             registry_url=endpoints.registry_url,
-            datadir=settings.home / "processors",
+            # one directory per app id: Faust names a table's RocksDB files after the table
+            # alone, so two apps sharing a directory would read each other's tables
+            datadir=settings.home / "processors" / app_id,
             app_id=app_id,
             store=store,
             web_port=free_port() if web_port is None else web_port,

@@ -6,9 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dossierhub.settings import Settings
+from dossierhub.stack import Stack
+from schemas.admin import TopicAdmin
+from schemas.evolution import apply_schemas
+from schemas.registry import Registry
+from schemas.topics import canonical_topics
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,3 +45,19 @@ def as_json(event: Mapping[str, Any]) -> dict[str, Any]:
     text = json.dumps(event, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+@contextmanager
+def isolated_stack(home: Path) -> Iterator[Stack]:
+    """A broker and registry of their own in ``home``, with the contract applied."""
+    local = Stack(Settings(home=home))
+    local.up(only=("kafka", "registry"), progress=lambda line: None)
+    try:
+        admin = TopicAdmin({"bootstrap.servers": local.kafka.bootstrap})
+        topics = admin.apply(canonical_topics(replication_factor=1))
+        assert all(r.ok for r in topics), [r.as_dict() for r in topics if not r.ok]
+        subjects = apply_schemas(Registry(local.registry.url))
+        assert all(r.ok for r in subjects), [r.as_dict() for r in subjects if not r.ok]
+        yield local
+    finally:
+        local.down(progress=lambda line: None)

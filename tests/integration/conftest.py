@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 import pytest
 
 from dossierhub.stack import Stack
@@ -5,6 +7,7 @@ from schemas.admin import TopicAdmin
 from schemas.evolution import apply_schemas
 from schemas.registry import Registry
 from schemas.topics import canonical_topics
+from tests.helpers import isolated_stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -21,3 +24,14 @@ def applied_contract(stack: Stack) -> None:
     assert all(r.ok for r in topics), [r.as_dict() for r in topics if not r.ok]
     subjects = apply_schemas(Registry(stack.registry.url))
     assert all(r.ok for r in subjects), [r.as_dict() for r in subjects if not r.ok]
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A broker and registry for one module alone, with the contract applied.
+
+    For tests whose processors read the whole intake log from its start: another test's
+    records there would move their watermarks and change what they fold.
+    """
+    with isolated_stack(tmp_path_factory.mktemp("own-stack")) as local:
+        yield local
