@@ -23,6 +23,11 @@ Environment variables (all optional):
 ``DOSSIERHUB_DELIVERY_TIMEOUT`` seconds a published event may wait for the broker's
                                acknowledgement before the publisher reports it undelivered.
                                Default 60.
+``DOSSIERHUB_LAG_STALL_SECONDS`` a consumer group's partition whose committed offset has not
+                               moved for this long while it lags is STALL (a member owns it) or
+                               STOP (nobody does): ``dossierhub lag``, the exporter. Default 120.
+``DOSSIERHUB_LAG_STOP_SECONDS`` not moved for this long while lagging is STOP even with an
+                               owner. Default 600; at least the stall time.
 =============================  ===============================================================
 """
 
@@ -54,6 +59,8 @@ _KNOWN = {
     "STARTUP_TIMEOUT",
     "DELIVERY_TIMEOUT",
     "LOG_LEVEL",
+    "LAG_STALL_SECONDS",
+    "LAG_STOP_SECONDS",
 }
 
 
@@ -72,6 +79,8 @@ class Settings:
     startup_timeout_s: float = 120.0
     delivery_timeout_s: float = 60.0
     log_level: str = "INFO"
+    lag_stall_after_s: float = 120.0
+    lag_stop_after_s: float = 600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +119,18 @@ class Settings:
             values["startup_timeout_s"] = _positive_float(_PREFIX + "STARTUP_TIMEOUT", timeout)
         if delivery := get("DELIVERY_TIMEOUT"):
             values["delivery_timeout_s"] = _positive_float(_PREFIX + "DELIVERY_TIMEOUT", delivery)
+        stall = get("LAG_STALL_SECONDS")
+        stall_s = _positive_float(_PREFIX + "LAG_STALL_SECONDS", stall) if stall else 120.0
+        stop = get("LAG_STOP_SECONDS")
+        stop_s = _positive_float(_PREFIX + "LAG_STOP_SECONDS", stop) if stop else 600.0
+        if stop_s < stall_s:
+            raise ConfigError(
+                _PREFIX + "LAG_STOP_SECONDS",
+                stop_s,
+                f"must be at least DOSSIERHUB_LAG_STALL_SECONDS ({stall_s})",
+            )
+        values["lag_stall_after_s"] = stall_s
+        values["lag_stop_after_s"] = stop_s
         if level := get("LOG_LEVEL"):
             values["log_level"] = level.upper()
         return cls(**values)  # type: ignore[arg-type]
