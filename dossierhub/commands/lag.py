@@ -11,6 +11,7 @@ import time
 from dossierhub.commands._output import print_json, print_table
 from dossierhub.endpoints import Endpoints
 from dossierhub.monitoring import GroupStatus, LagMonitor, LagReader, LagReport, policy_from
+from dossierhub.monitoring.state import load_window, save_window, window_path
 from dossierhub.settings import Settings
 
 _CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen: --watch redraws in place
@@ -22,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="consumer-group lag (messages, seconds) and status, like kafka-consumer-groups",
         description="Committed offset, log end, lag and time lag per group, topic and partition "
         "for every consumer group on the cluster (or those named). Statuses come from the lag "
-        "trend over a window of readings: one reading can only tell OK, so use --watch, "
-        "--samples, or the exporter. Exit 1 if a group is ERR.",
+        "trend over a window of readings, kept between runs in $DOSSIERHUB_HOME/monitoring/: "
+        "the first run can only tell OK. Exit 1 if a group is ERR.",
     )
     parser.add_argument("--group", action="append", metavar="G", help="only this group (repeat)")
     parser.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
@@ -41,15 +42,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     endpoints = Endpoints.resolve(settings)
     reader = LagReader(endpoints.kafka_config(), timeout_s=args.timeout)
-    monitor = LagMonitor(reader, policy_from(settings), groups=args.group)
+    policy = policy_from(settings)
     if not args.watch:
+        # one-shot runs share a window on disk, so repeated runs (cron) see the trend
+        state = window_path(settings, endpoints.kafka_bootstrap)
+        monitor = LagMonitor(reader, policy, groups=args.group, window=load_window(state, policy))
         report = monitor.poll()
         for _ in range(max(0, args.samples - 1)):
             time.sleep(args.interval)  # the window needs readings some time apart
             report = monitor.poll()
+        save_window(monitor.window, state)
         _print(report, args.format)
         _warn_missing(report, args.group)
         return 1 if any(g.status == GroupStatus.ERR for g in report.groups) else 0
+    monitor = LagMonitor(reader, policy, groups=args.group)
     try:
         while True:
             report = monitor.poll()

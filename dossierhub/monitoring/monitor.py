@@ -29,9 +29,11 @@ class LagMonitor:
         *,
         groups: Collection[str] | None = None,
         clock: Callable[[], float] = time.time,
+        window: LagWindow | None = None,
     ) -> None:
+        """``window``: readings of earlier runs (``monitoring.state``), else an empty one."""
         self.reader = reader
-        self.window = LagWindow(policy)
+        self.window = window if window is not None else LagWindow(policy)
         self.groups = groups
         self._clock = clock
 

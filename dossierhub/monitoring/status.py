@@ -23,7 +23,7 @@ rewind is often an operator's deliberate reset: worth a look, not a page), else 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
@@ -165,17 +165,30 @@ class LagWindow:
         self._samples: dict[tuple[str, str, int], deque[Sample]] = {}
 
     def add(self, lags: Iterable[PartitionLag], at: float) -> None:
-        """Record one reading; partitions absent from it (a group or topic gone) are forgotten."""
+        """Record one reading. Partitions of the groups read that are absent from it (a topic
+        gone) are forgotten; other groups' samples just age out of the window."""
         seen = set()
         for p in lags:
             key = (p.group, p.topic, p.partition)
             seen.add(key)
-            samples = self._samples.setdefault(key, deque())
-            samples.append(Sample(at, p.committed, p.end, p.lag, p.assigned))
+            self._samples.setdefault(key, deque()).append(
+                Sample(at, p.committed, p.end, p.lag, p.assigned)
+            )
+        groups_read = {group for group, _, _ in seen}
+        for key in list(self._samples):
+            samples = self._samples[key]
             while samples and samples[0].at < at - self.policy.window_s:
                 samples.popleft()
-        for key in set(self._samples) - seen:
-            del self._samples[key]
+            if not samples or (key not in seen and key[0] in groups_read):
+                del self._samples[key]
+
+    def items(self) -> Iterator[tuple[tuple[str, str, int], Sequence[Sample]]]:
+        for key, samples in sorted(self._samples.items()):
+            yield key, tuple(samples)
+
+    def restore(self, key: tuple[str, str, int], samples: Iterable[Sample]) -> None:
+        """Put back samples saved from an earlier run (see ``monitoring.state``)."""
+        self._samples[key] = deque(samples)
 
     def samples(self, group: str, topic: str, partition: int) -> Sequence[Sample]:
         return tuple(self._samples.get((group, topic, partition), ()))

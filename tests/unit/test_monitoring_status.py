@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dossierhub.errors import ConfigError
 from dossierhub.monitoring.lag import PartitionLag
+from dossierhub.monitoring.state import load_window, save_window
 from dossierhub.monitoring.status import (
     GroupStatus,
     LagWindow,
@@ -150,3 +153,29 @@ def test_lag_zero_now_is_ok_unless_rewound(
         samples.append(Sample(i * 100.0, committed, end, end - committed, owned))
     samples.append(Sample(len(steps) * 100.0, end, end, 0, owned))
     assert partition_status(samples, POLICY) == PartitionStatus.OK
+
+
+def test_reading_one_group_lets_other_groups_samples_age_out_only() -> None:
+    window = LagWindow(StatusPolicy(stall_after_s=10, stop_after_s=20))  # window 40 s
+    other = PartitionLag("other", "t", 0, 1, 0, 3)
+    mine = PartitionLag("g", "t", 0, 1, 0, 1)
+    window.add([other, mine], 0)
+    window.add([mine], 30)  # e.g. `dossierhub lag --group g`
+    assert len(window.samples("other", "t", 0)) == 1
+    window.add([mine], 41)
+    assert window.samples("other", "t", 0) == ()
+
+
+def test_window_saved_and_loaded_between_runs(tmp_path: Path) -> None:
+    policy = StatusPolicy(stall_after_s=10, stop_after_s=20)
+    window = LagWindow(policy)
+    window.add([PartitionLag("g", "t", 0, 5, 0, 9, assigned=True)], 0)
+    window.add([PartitionLag("g", "t", 0, 5, 0, 9, assigned=True)], 10)
+    path = tmp_path / "monitoring" / "w.json"
+    save_window(window, path)
+    loaded = load_window(path, policy)
+    assert loaded.samples("g", "t", 0) == window.samples("g", "t", 0)
+    assert loaded.status("g", "t", 0) == "STALL"
+    path.write_text("{not json")
+    assert list(load_window(path, policy).items()) == []  # a cache: unreadable means empty
+    assert list(load_window(tmp_path / "missing.json", policy).items()) == []
