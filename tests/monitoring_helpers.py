@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from dossierhub.monitoring.lag import PartitionLag
@@ -47,3 +49,30 @@ def names_in_expression(expr: str) -> set[str]:
     """The hub's series names a PromQL expression refers to (label names such as
     ``cluster_name`` are not prefixed kafka_/dossierhub_, so they do not match)."""
     return set(_NAME.findall(expr))
+
+
+_COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
+def commit_offset(bootstrap: str, group: str, tp: TopicPartition, timeout_s: float = 60) -> None:
+    """Commit ``tp.offset`` for ``group`` without joining it; retried while the broker is not
+    ready to coordinate groups yet (a fresh cluster creates __consumer_offsets on first use)."""
+    deadline = time.monotonic() + timeout_s
+    committer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        while True:
+            try:
+                committer.commit(offsets=[tp], asynchronous=False)
+                return
+            except KafkaException as exc:
+                error = exc.args[0]
+                waiting = error.retriable() or error.code() in _COORDINATOR_NOT_READY
+                if not waiting or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        committer.close()

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from dossierhub.stack import Stack
 from tests.helpers import REPO
+from tests.monitoring_helpers import commit_offset
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -68,11 +69,7 @@ def lagging_group(stack: Stack) -> str:
     for i in range(7):
         producer.produce(topic, f"v{i}".encode(), partition=0)
     assert producer.flush(30) == 0
-    committer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        committer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
-    finally:
-        committer.close()
+    commit_offset(bootstrap, group, TopicPartition(topic, 0, 2))
     return group
 
 
