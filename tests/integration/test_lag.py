@@ -9,7 +9,10 @@ Statuses are evaluated on real readings of the broker; only the clock the window
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from dossierhub.monitoring import GroupStatus, LagMonitor, LagReader, LagReport, StatusPolicy
 from dossierhub.stack import Stack
 from dossierhub.stack._toolchain import find_java
-from tests.helpers import run_cli
+from tests.helpers import REPO, run_cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -169,3 +172,38 @@ def test_lag_figures_equal_kafkas_consumer_groups_tool(stack: Stack, paused: Pau
     assert group["lag"] == 5 * PARTITIONS
     assert group["time_lag_s"] >= BACKDATE_S
     assert {p["status"] for p in group["partitions"]} == {"OK"}  # one reading: no trend yet
+
+
+def test_every_group_is_read_without_naming_it(stack: Stack, paused: Paused) -> None:
+    paused.produce(2, age_s=BACKDATE_S)
+    reader = LagReader({"bootstrap.servers": stack.kafka.bootstrap})
+    everything = reader.read()  # what the exporter does without --group
+    mine = [p for p in everything if p.group == paused.group]
+    assert [(p.topic, p.partition, p.committed, p.end) for p in mine] == [
+        (paused.topic, p, 4, 6) for p in range(PARTITIONS)
+    ]
+    assert all(p.oldest_ms is not None for p in mine)
+    # the probe that read those timestamps never joined a group
+    assert "dossierhub-lag-probe" not in {p.group for p in reader.read()}
+    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap})
+    listed = {g.group_id for g in admin.list_consumer_groups().result(30).valid}
+    assert paused.group in listed
+    assert "dossierhub-lag-probe" not in listed
+
+
+def test_watch_prints_a_json_line_per_reading(stack: Stack, paused: Paused) -> None:
+    argv = [sys.executable, "-m", "dossierhub.cli", "lag", "--watch", "--format", "json"]
+    argv += ["--interval", "0.2", "--group", paused.group]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIERHUB_")}
+    env["DOSSIERHUB_HOME"] = str(stack.settings.home)
+    process = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        readings = [json.loads(process.stdout.readline()) for _ in range(3)]
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0  # Ctrl-C ends a watch normally
+    assert [r["window_samples"] for r in readings] == [1, 2, 3]
+    assert all(r["groups"][0]["group"] == paused.group for r in readings)
