@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--group", action="append", metavar="G", help="only this group (repeat)")
     parser.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     parser.add_argument(
-        "--samples", type=int, default=1, metavar="N", help="read N times before printing"
+        "--samples", type=_at_least_one, default=1, metavar="N", help="read N times, then print"
     )
     parser.add_argument(
         "--interval", type=float, default=5.0, metavar="S", help="seconds between readings"
@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per Kafka request")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=_run)
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number ≥ 1")
+    return int(text)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -33,7 +33,7 @@ _PROBE_GROUP: Final = "dossierhub-lag-probe"
 @dataclass(frozen=True, slots=True)
 class _Group:
     group: str
-    #: (topic, partition) → the member that owns it
+    #: the (topic, partition)s that a live member of the group is assigned
     assigned: frozenset[tuple[str, int]]
 
 
