@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from dossierhub import __version__
 from dossierhub.commands import bench, demo, health, publish, run, schemas, stack, topics
@@ -29,9 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dossierhub {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _COMMANDS:
+    for module in (*_COMMANDS, *_ops_commands()):
         module.register(subparsers)
     return parser
+
+
+def _ops_commands() -> tuple[ModuleType, ...]:
+    """The operators' commands (lag, exporter), kept apart from the list above so that
+    branches adding commands there and here merge without touching the same lines."""
+    from dossierhub.commands import exporter, lag
+
+    return (lag, exporter)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

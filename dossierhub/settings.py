@@ -20,6 +20,11 @@ Environment variables (all optional):
 ``DOSSIERHUB_REGISTRY_JAVA``   Java for Apicurio 3.3 (21+). Default: the newest JDK found under
                                ``/usr/lib/jvm``; without one, Apicurio 3.0 runs on Java 17.
 ``DOSSIERHUB_STARTUP_TIMEOUT`` seconds to wait for each service to become ready. Default 120.
+``DOSSIERHUB_LAG_STALL_SECONDS`` a consumer group's partition whose committed offset has not
+                               moved for this long while it lags is STALL (a member owns it) or
+                               STOP (nobody does): ``dossierhub lag``, the exporter. Default 120.
+``DOSSIERHUB_LAG_STOP_SECONDS`` not moved for this long while lagging is STOP even with an
+                               owner. Default 600; at least the stall time.
 ``DOSSIERHUB_DELIVERY_TIMEOUT`` seconds a published event may wait for the broker's
                                acknowledgement before the publisher reports it undelivered.
                                Default 60.
@@ -44,6 +49,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _PREFIX = "DOSSIERHUB_"
 _KNOWN = {
     "HOME",
+    "LAG_STALL_SECONDS",
+    "LAG_STOP_SECONDS",
     "KAFKA_BOOTSTRAP",
     "REGISTRY_URL",
     "WAREHOUSE_URL",
@@ -69,6 +76,8 @@ class Settings:
     registry_heap: str = "512m"
     java: str = "java"
     registry_java: str | None = None
+    lag_stall_after_s: float = 120.0
+    lag_stop_after_s: float = 600.0
     startup_timeout_s: float = 120.0
     delivery_timeout_s: float = 60.0
     log_level: str = "INFO"
@@ -102,6 +111,7 @@ class Settings:
         for name, attr in (("KAFKA_HEAP", "kafka_heap"), ("REGISTRY_HEAP", "registry_heap")):
             if heap := get(name):
                 values[attr] = _check_heap(_PREFIX + name, heap)
+        values.update(_lag_thresholds(get("LAG_STALL_SECONDS"), get("LAG_STOP_SECONDS")))
         if java := get("JAVA"):
             values["java"] = java
         if registry_java := get("REGISTRY_JAVA"):
@@ -171,6 +181,18 @@ def _check_warehouse_url(value: str) -> str:
         redact_url(value),
         "expected chdb:///path or clickhouse://user:password@host:port/database",
     )
+
+
+def _lag_thresholds(stall: str | None, stop: str | None) -> dict[str, float]:
+    stall_s = _positive_float(_PREFIX + "LAG_STALL_SECONDS", stall) if stall else 120.0
+    stop_s = _positive_float(_PREFIX + "LAG_STOP_SECONDS", stop) if stop else 600.0
+    if stop_s < stall_s:
+        raise ConfigError(
+            _PREFIX + "LAG_STOP_SECONDS",
+            stop_s,
+            f"must be at least DOSSIERHUB_LAG_STALL_SECONDS ({stall_s})",
+        )
+    return {"lag_stall_after_s": stall_s, "lag_stop_after_s": stop_s}
 
 
 def _check_heap(name: str, value: str) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything `make demo` and `make test` need on a fresh machine, idempotent and quick when done:
-#   1. Debian packages the local stack runs (ClickHouse server, Java, Maven);
+#   1. Debian packages the local stack runs (ClickHouse server, Java, Maven, Prometheus);
 #   2. the virtualenv in .venv with the project installed (editable) and its dev tools.
 # Kafka and the schema registry come from Maven Central at `dossierhub stack up`, cached in ~/.m2.
 set -euo pipefail
@@ -14,6 +14,8 @@ packages=()
 have_clickhouse || packages+=(clickhouse-server)
 command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
+# promtool tests the alert rules; the prometheus server scrapes the hub in an integration test
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 for extra in ${DOSSIERHUB_APT_EXTRA:-}; do
   dpkg -s "$extra" >/dev/null 2>&1 || packages+=("$extra")
 done

@@ -1,4 +1,5 @@
-"""``dossierhub health`` — is every component of the hub reachable? Non-zero exit if not."""
+"""``dossierhub health`` — is every component of the hub reachable, is every consumer group
+moving, is the dead-letter topic quiet? Non-zero exit if not."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("health", help="check broker, registry and warehouse")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per check")
+    parser.add_argument(
+        "--group", action="append", metavar="G", help="check only these consumer groups"
+    )
+    parser.add_argument(
+        "--max-dead-letters-per-minute",
+        type=float,
+        default=60.0,
+        metavar="N",
+        help="fail when hub.deadletter grew faster than this since the last check (default 60)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -41,6 +52,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         lambda: f"{check_registry(endpoints.registry_url, args.timeout)} subject(s)",
     )
     record("warehouse", redact_url(endpoints.warehouse_url), lambda: _warehouse(endpoints))
+    if checks[0]["ok"]:  # Kafka answers: how are its consumers doing?
+        checks.extend(_consumers(args, settings, endpoints))
     healthy = all(c["ok"] for c in checks)
     if args.format == "json":
         print_json({"healthy": healthy, "checks": checks})
@@ -50,6 +63,36 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             [[c["component"], c["ok"], c["target"], c["detail"]] for c in checks],
         )
     return 0 if healthy else 1
+
+
+def _consumers(
+    args: argparse.Namespace, settings: Settings, endpoints: Endpoints
+) -> list[dict[str, object]]:
+    from dossierhub.monitoring.health import dead_letter_check, group_checks
+    from schemas.topics import DEADLETTER
+
+    config = endpoints.kafka_config()
+    try:
+        found = group_checks(settings, config, args.group, args.timeout)
+        found.append(
+            dead_letter_check(
+                settings,
+                config,
+                DEADLETTER,
+                max_per_minute=args.max_dead_letters_per_minute,
+                timeout_s=args.timeout,
+            )
+        )
+    except HubError as exc:
+        return [
+            {
+                "component": "consumers",
+                "target": endpoints.kafka_bootstrap,
+                "ok": False,
+                "detail": exc.one_line(),
+            }
+        ]
+    return [c.as_dict() for c in found]
 
 
 def _warehouse(endpoints: Endpoints) -> str:

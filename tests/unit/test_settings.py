@@ -61,3 +61,15 @@ def test_password_never_printed() -> None:
         Settings.from_env({"DOSSIERHUB_WAREHOUSE_URL": "postgres://u:hunter2@h/db"})
     assert "hunter2" not in caught.value.one_line()
     assert redact_url("clickhouse://u:hunter2@h:1/d") == "clickhouse://u:***@h:1/d"
+
+
+def test_lag_status_thresholds() -> None:
+    assert Settings.from_env({}).lag_stall_after_s == 120.0
+    settings = Settings.from_env(
+        {"DOSSIERHUB_LAG_STALL_SECONDS": "30", "DOSSIERHUB_LAG_STOP_SECONDS": "90"}
+    )
+    assert (settings.lag_stall_after_s, settings.lag_stop_after_s) == (30.0, 90.0)
+    with pytest.raises(ConfigError, match="LAG_STOP_SECONDS"):
+        Settings.from_env({"DOSSIERHUB_LAG_STALL_SECONDS": "700"})
+    with pytest.raises(ConfigError, match="LAG_STALL_SECONDS"):
+        Settings.from_env({"DOSSIERHUB_LAG_STALL_SECONDS": "-1"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stream_processors.lag import IdleWatch, PartitionLag, all_caught_up
+from dossierhub.monitoring.lag import IdleWatch, PartitionLag, all_caught_up
 
 
 def lag(committed: int | None, start: int, end: int) -> PartitionLag:
