@@ -38,8 +38,11 @@ import faust
 from faust.streams import _current_event
 from faust.types import TP, StoreT, TableT
 
+from dossierhub.monitoring import LagMetrics, StageMetrics
+from dossierhub.monitoring.faust_views import register_metrics_views
 from schemas.topics import (
     CATALOG_EVENTS,
+    DEADLETTER,
     DOSSIER_INTAKE,
     REFERENCE_EVENTS,
     TopicKind,
@@ -49,11 +52,12 @@ from stream_processors.dossier import WorkingCalendar
 
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers
-from .intake import WATERMARK_PREFIX, IntakeBatch
+from .intake import WATERMARK_PREFIX, IntakeBatch, source_mark_key
 from .lookups import Lookups
-from .messages import Outgoing
+from .messages import HEADER_REASON, Outgoing
 from .reference import ReferenceReader
 from .views import register_views
+from .watchdog import Watchdog
 
 __all__ = ["SLICES_TABLE", "TABLE_NAME", "Processors", "build_app", "changelog_topics"]
 
@@ -73,10 +77,15 @@ class Processors:
     config: ProcessorConfig
     inbound_topics: tuple[str, ...]
     handlers: Handlers
+    watchdog: Watchdog
 
     @property
     def counters(self) -> Counters:
         return self.handlers.counters
+
+    @property
+    def metrics(self) -> StageMetrics:
+        return self.handlers.metrics
 
     @property
     def group_topics(self) -> dict[str, tuple[str, ...]]:
@@ -155,14 +164,25 @@ def build_app(
         intake_partitions=_DOSSIER_PARTITIONS,
         calendar=calendar or WorkingCalendar(),
     )
-    processors = Processors(app, config, tuple(sorted(inbound_topics)), handlers)
+    metrics = handlers.metrics
+    watchdog = Watchdog.build(
+        config.kafka_bootstrap,
+        config.app_id,
+        config.lag_policy,
+        LagMetrics("local", registry=metrics.registry),
+    )
+    processors = Processors(app, config, tuple(sorted(inbound_topics)), handlers, watchdog)
+    register_metrics_views(app, metrics.render, health=lambda: watchdog.healthy)
 
-    async def send(messages: Iterable[Outgoing]) -> None:
+    async def send(messages: Iterable[Outgoing], stage: str) -> None:
         """Send and wait until every record is acknowledged. A record the broker refused is
         fatal: see ``_fail_stop``."""
         pending = []
         for message in messages:
             handlers.counters.sent[message.topic] += 1
+            metrics.event_out(stage, message.topic)
+            if message.topic == DEADLETTER:
+                metrics.dead_letter(stage, _reason(message))
             headers = list(message.headers) or None
             pending.append(
                 await app.producer.send(
@@ -213,9 +233,9 @@ def build_app(
             store.set_persisted_offset(TP(topic, partition), offset)
 
     async def persist(batch: IntakeBatch, events: Sequence[faust.EventT[bytes]]) -> None:
-        """Outputs, then slices, then entries, then watermarks, each acknowledged before the
-        next (the order ``intake`` relies on after a crash)."""
-        await send(batch.messages)
+        """Outputs, then slices, then entries, then watermarks and source marks, each
+        acknowledged before the next (the order ``intake`` relies on after a crash)."""
+        await send(batch.messages, "dossier")
         last = {event.message.partition: event for event in events}
         await write(
             slices, ((s.partition, key, s.to_dict()) for key, s in batch.slices.items()), last
@@ -233,10 +253,13 @@ def build_app(
             time.monotonic(),
             time.time_ns() // 1_000_000,
         )
-        marks = handlers.watermarks
+        marks, sources = handlers.watermarks, handlers.source_marks
         await write(
             table,
-            ((p, f"{WATERMARK_PREFIX}{p}", marks[p].isoformat()) for p in batch.moved),
+            (
+                *((p, f"{WATERMARK_PREFIX}{p}", marks[p].isoformat()) for p in batch.moved),
+                *((p, source_mark_key(p, s), sources[p, s]) for p, s in batch.marked),
+            ),
             last,
         )
 
@@ -245,7 +268,9 @@ def build_app(
         @app.agent(_raw_topic(app, *processors.inbound_topics), name="validate")
         async def validate(stream: faust.StreamT[bytes]) -> None:
             async for events in _batches(stream, config):
-                await send(await handlers.validate([event.message for event in events]))
+                await send(
+                    await handlers.validate([event.message for event in events]), "validator"
+                )
 
     else:
         _log.warning("no inbound topic exists: the validator has nothing to read")
@@ -262,7 +287,8 @@ def build_app(
         await handlers.prepare_dossiers()
         await _wait_for(reader, config.reference_wait_s)
         async for events in _batches(stream, config):
-            batch = await handlers.dossier_batch([event.message for event in events])
+            with _reading_any_partition():
+                batch = await handlers.dossier_batch([event.message for event in events])
             await persist(batch, events)
 
     register_views(app, processors)
@@ -297,6 +323,21 @@ def _batches(
 
 
 @contextmanager
+def _reading_any_partition() -> Iterator[None]:
+    """Table reads of a batch look in every partition's store.
+
+    A RocksDB-backed table reads a key only from the store of the stream's *current event*'s
+    partition, when one is set; ``take_events`` leaves it at some record of the batch, whose
+    partition is another dossier's. Without a current event the store looks in all of them.
+    """
+    token = _current_event.set(None)
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+@contextmanager
 def _writing_for(event: faust.EventT[bytes]) -> Iterator[None]:
     """Table writes of a batch go to the changelog partition of the record they belong to.
 
@@ -322,6 +363,13 @@ def _fail_stop(reason: str) -> NoReturn:
     _log.critical("processors: %s; exiting without committing (exit 70)", reason)
     logging.shutdown()
     os._exit(70)
+
+
+def _reason(message: Outgoing) -> str:
+    for key, value in message.headers:
+        if key == HEADER_REASON:
+            return value.decode("utf-8", "replace")
+    return "unknown"
 
 
 def _json(data: Any) -> bytes:

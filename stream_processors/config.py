@@ -8,13 +8,14 @@ and ``app.build_app`` passes it explicitly.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 from dossierhub.endpoints import Endpoints
 from dossierhub.errors import ConfigError
+from dossierhub.monitoring import StatusPolicy, policy_from
 from dossierhub.settings import Settings
 
 __all__ = ["DEFAULT_APP_ID", "ProcessorConfig", "free_port"]
@@ -52,6 +53,10 @@ class ProcessorConfig:
     #: a worker silent this long leaves the group and its partitions move (Faust's default,
     #: 60 s, also keeps a worker restarted after a crash waiting that long for its own ghost)
     session_timeout_s: float = 15.0
+    #: the watchdog's rules for its own group (``dossierhub.monitoring.status``)
+    lag_policy: StatusPolicy = field(default_factory=StatusPolicy)
+    #: seconds between two readings of the group's lag by the watchdog
+    watch_seconds: float = 10.0
     log_level: str = "INFO"
 
     @classmethod
@@ -81,6 +86,7 @@ class ProcessorConfig:
             web_port=free_port() if web_port is None else web_port,
             replication_factor=replication_factor,
             future_tolerance=future_tolerance or timedelta(minutes=5),
+            lag_policy=policy_from(settings),
             log_level=settings.log_level,
         )
 

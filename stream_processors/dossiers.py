@@ -278,12 +278,16 @@ def next_alarm(entry: Entry, context: Context) -> date | None:
 
 def _redelivered(entry: Entry, record: IntakeRecord, context: Context) -> Step:
     try:
-        eid = event_id(context.decode(record.raw))
+        event = context.decode(record.raw)
+        eid = event_id(event)
     except (HubError, KeyError, TypeError):
         return Step(entry, (), context.watermark, redelivered=True)
     applied = entry.state is not None and eid in entry.state.applied_event_ids
     again = (Outgoing(DOSSIER_EVENTS, record.key, record.raw),) if applied else ()
-    return Step(entry, again, context.watermark, redelivered=True)
+    # The record moved the watermark the first time, so it must again: watermarks are persisted
+    # after the entries, and a replay that moved it later would sweep at another record than
+    # the interrupted run did (and evict, expire or alert at another point).
+    return Step(entry, again, _later(context.watermark, event), redelivered=True)
 
 
 def _advanced(entry: Entry, record: IntakeRecord) -> Entry:

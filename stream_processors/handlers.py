@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from dossierhub.errors import HubError
+from dossierhub.monitoring import StageMetrics
 from schemas import event_type, peek_schema_id
 from schemas.errors import UndecodableMessageError
 from schemas.topics import (
@@ -26,11 +27,17 @@ from schemas.topics import (
     REFERENCE_EVENTS,
 )
 from stream_processors.aggregates import PartialCounts
-from stream_processors.dossier import PublishedYear, WorkingCalendar
+from stream_processors.dossier import PublishedYear, WorkingCalendar, is_overdue
 
 from .config import ProcessorConfig
 from .dossiers import Context, Entry, IntakeRecord, encode_fact, encode_slice, next_alarm
-from .intake import WATERMARK_PREFIX, Alarms, IntakeBatch, intake_partition
+from .intake import (
+    SOURCE_MARK_PREFIX,
+    WATERMARK_PREFIX,
+    Alarms,
+    IntakeBatch,
+    intake_partition,
+)
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
@@ -76,6 +83,8 @@ class Counters:
     last_persisted_at: float | None = None
     #: intake records whose batch was persisted
     intake_persisted: int = 0
+    #: intake records dropped as the validator's own copies (sent again after a restart)
+    resent: int = 0
 
     def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
@@ -92,7 +101,54 @@ class Counters:
             f" accepted={self.sent[DOSSIER_EVENTS] + canonical}"
             f" dead_lettered={self.sent[DEADLETTER]}"
             f" outcomes={self.sent[DOSSIER_OUTCOMES]} alerts={self.sent[DOSSIER_ALERTS]}"
+            f" resent_dropped={self.resent}"
         )
+
+
+@dataclass
+class Census:
+    """Open dossiers and overdue ones without an apology letter, per agency holding them, over
+    the entries this worker owns: kept up to date from each batch's changed entries."""
+
+    #: dossier_code → (agency, open, overdue without apology)
+    of: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)
+    open: Counter[str] = field(default_factory=Counter)
+    unapologized: Counter[str] = field(default_factory=Counter)
+    _touched: set[str] = field(default_factory=set)
+
+    def count(
+        self,
+        code: str,
+        entry: Entry | None,
+        watermark: datetime | None,
+        calendar: WorkingCalendar,
+    ) -> None:
+        before = self.of.pop(code, None)
+        if before is not None:
+            agency, was_open, was_unapologized = before
+            self.open[agency] -= was_open
+            self.unapologized[agency] -= was_unapologized
+            self._touched.add(agency)
+        state = None if entry is None else entry.state
+        if state is None or not state.is_in_progress:
+            return
+        agency = state.holding_agency_code or state.receiving_agency_code or "UNKNOWN"
+        late = watermark is not None and is_overdue(state, watermark, calendar)
+        unapologized = late and not state.apologies
+        self.of[code] = (agency, True, unapologized)
+        self.open[agency] += 1
+        self.unapologized[agency] += unapologized
+        self._touched.add(agency)
+
+    def emptied(self) -> Census:
+        """An empty census that still zeroes the gauges of every agency counted so far."""
+        return Census(_touched={*self.open, *self.unapologized})
+
+    def publish(self, metrics: StageMetrics) -> None:
+        for agency in self._touched:
+            metrics.open_dossiers.labels(agency).set(self.open[agency])
+            metrics.overdue_without_apology.labels(agency).set(self.unapologized[agency])
+        self._touched.clear()
 
 
 @dataclass
@@ -111,12 +167,17 @@ class Handlers:
     owned: Callable[[], frozenset[int]] | None = None
     #: intake partition → the latest event time seen there (persisted with the entries)
     watermarks: dict[int, datetime] = field(default_factory=dict)
+    #: (intake partition, agency partition) → highest source offset folded (``IntakeBatch``)
+    source_marks: dict[tuple[int, str], int] = field(default_factory=dict)
     alarms: Alarms = field(default_factory=Alarms)
+    metrics: StageMetrics = field(default_factory=StageMetrics)
+    census: Census = field(default_factory=Census)
     _indexed_for: frozenset[int] | None = None
 
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
         """Each inbound record forwarded or dead-lettered (``validator.check``)."""
         self.counters.inbound += len(records)
+        self.metrics.event_in("validator", len(records))
         if self.counters.first_inbound_at is None:
             self.counters.first_inbound_at = time.monotonic()
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
@@ -147,6 +208,7 @@ class Handlers:
     async def dossier_batch(self, records: Sequence[Record]) -> IntakeBatch:
         """Fold a batch of intake records (see ``intake``); the caller sends and persists."""
         self.counters.intake += len(records)
+        self.metrics.event_in("dossier", len(records))
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
         self._index_if_reassigned()
         batch = IntakeBatch(
@@ -155,6 +217,7 @@ class Handlers:
             load_slice=self._load_slice,
             alarms=self.alarms,
             watermarks=self.watermarks,
+            source_marks=self.source_marks,
         )
         for record in records:
             raw, key = _bytes(record.value), _bytes(record.key)
@@ -170,6 +233,11 @@ class Handlers:
             except Exception as exc:  # a poison record must not stop the stream
                 batch.messages.extend(self.failed(record, exc))
         batch.messages.extend(self._slice_messages(batch))
+        self.counters.resent += batch.resent
+        for code, entry in batch.entries.items():
+            mark = self.watermarks.get(batch.entry_partition[code])
+            self.census.count(code, entry, mark, self.calendar)
+        self.census.publish(self.metrics)
         return batch
 
     def _load_entry(self, code: str) -> Entry | None:
@@ -201,17 +269,29 @@ class Handlers:
             return
         self.alarms = Alarms()
         self.watermarks.clear()
+        self.source_marks.clear()
+        self.census = self.census.emptied()
         context = self._context(None)
+        entries = []
         for key, stored in list(self.table.items()):
             if key.startswith(WATERMARK_PREFIX):
                 partition = int(key[len(WATERMARK_PREFIX) :])
                 if partition in assigned:
                     self.watermarks[partition] = datetime.fromisoformat(stored)
                 continue
+            if key.startswith(SOURCE_MARK_PREFIX):
+                number, source = key[len(SOURCE_MARK_PREFIX) :].split("|", 1)
+                if int(number) in assigned:
+                    self.source_marks[int(number), source] = int(stored)
+                continue
             partition = intake_partition(key, self.intake_partitions)
             if partition in assigned:
                 entry = Entry.from_dict(stored)
                 self.alarms.schedule(partition, key, next_alarm(entry, context))
+                entries.append((partition, key, entry))
+        for partition, key, entry in entries:
+            self.census.count(key, entry, self.watermarks.get(partition), self.calendar)
+        self.census.publish(self.metrics)
         self._indexed_for = assigned
         _log.info(
             "dossier table indexed for intake partitions %s: %d alarms",

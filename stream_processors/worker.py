@@ -99,6 +99,7 @@ async def _watch(
     loop = asyncio.get_running_loop()
     started = loop.time()
     last_progress = started
+    last_watch = started
     idle = IdleWatch(options.idle_seconds, clock=loop.time)
     kafka = {"bootstrap.servers": processors.config.kafka_bootstrap}
     while True:
@@ -107,6 +108,9 @@ async def _watch(
         if now - last_progress >= options.progress_seconds:
             say(processors.counters.line())
             last_progress = now
+        if now - last_watch >= processors.config.watch_seconds:
+            await asyncio.to_thread(processors.watchdog.check)
+            last_watch = now
         if not options.until_idle:
             continue
         try:

@@ -20,7 +20,7 @@ from stream_processors.aggregates import (
 )
 from stream_processors.aggregates.reading import Asked, cells
 from stream_processors.dossier import fold
-from stream_processors.dossiers import Entry, IntakeRecord
+from stream_processors.dossiers import Entry, IntakeRecord, next_alarm
 from stream_processors.intake import Alarms, IntakeBatch
 from stream_processors.messages import Source
 from tests.unit.test_processors_dossiers import CALENDAR, context, wire
@@ -79,6 +79,15 @@ class _Store:
         self.entries: dict[str, Entry] = {}
         self.slices: dict[str, PartialCounts] = {}
         self.watermarks: dict[int, Any] = {}
+        self.source_marks: dict[tuple[int, str], int] = {}
+        #: in the worker's memory: lost in a crash, rebuilt from the entries (``restart``)
+        self.alarms = Alarms()
+
+    def restart(self) -> None:
+        """What a restarted worker does before its first batch (``Handlers`` indexes)."""
+        self.alarms = Alarms()
+        for code, entry in self.entries.items():
+            self.alarms.schedule(0, code, next_alarm(entry, context(watermark=None)))
 
     def batch(self) -> IntakeBatch:
         def load_slice(key: str) -> PartialCounts | None:
@@ -89,36 +98,49 @@ class _Store:
             context=lambda watermark: context(watermark=watermark),
             load_entry=self.entries.get,
             load_slice=load_slice,
-            alarms=Alarms(),
+            alarms=self.alarms,
             watermarks=dict(self.watermarks),
+            source_marks=dict(self.source_marks),
         )
 
-    def persist(self, batch: IntakeBatch, *, slices: bool = True, entries: bool = True) -> None:
-        if slices:
-            self.slices.update(batch.slices)
-        if entries:
-            for code, entry in batch.entries.items():
-                if entry is None:
-                    self.entries.pop(code, None)
-                else:
-                    self.entries[code] = entry
-            self.watermarks = dict(batch.watermarks)
+    def persist(self, batch: IntakeBatch, *, upto: str = "watermarks") -> None:
+        """Persist in the agent's order, stopping after ``upto`` (a crash after it)."""
+        self.slices.update(batch.slices)
+        if upto == "slices":
+            return
+        for code, entry in batch.entries.items():
+            if entry is None:
+                self.entries.pop(code, None)
+            else:
+                self.entries[code] = entry
+        if upto == "entries":
+            return
+        self.watermarks = dict(batch.watermarks)
+        self.source_marks = dict(batch.source_marks)
 
 
-def _records(n: int) -> list[IntakeRecord]:
-    events = list(lifecycles(n, agencies=[AGENCY], overdue_share=0.3, per_day=40))
-    source = Source("hub.inbound.000.00.15.H29", 0, 0)
+def _records(n: int, per_day: int = 40) -> list[IntakeRecord]:
+    events = list(lifecycles(n, agencies=[AGENCY], overdue_share=0.3, per_day=per_day))
     return [
-        IntakeRecord(wire(e), e["dossier_code"].encode(), offset, source)
+        IntakeRecord(
+            wire(e),
+            e["dossier_code"].encode(),
+            offset,
+            Source("hub.inbound.000.00.15.H29", 0, offset),
+        )
         for offset, e in enumerate(events)
     ]
 
 
 def _run(
-    store: _Store, records: list[IntakeRecord], size: int, crash_at: int | None = None
+    store: _Store,
+    records: list[IntakeRecord],
+    size: int,
+    crash_at: int | None = None,
+    crash_after: str = "slices",
 ) -> None:
-    """Fold ``records`` in batches of ``size``; the batch at ``crash_at`` persists its slices
-    only (the worker died before writing the entries) and the rest is read again."""
+    """Fold ``records`` in batches of ``size``; the batch at ``crash_at`` persists up to
+    ``crash_after`` only (the worker died there) and the rest is read again."""
     position = 0
     while position < len(records):
         chunk = records[position : position + size]
@@ -126,7 +148,8 @@ def _run(
         for record in chunk:
             batch.offer(0, record.key.decode(), record)  # type: ignore[union-attr]
         if crash_at is not None and position >= crash_at:
-            store.persist(batch, entries=False)
+            store.persist(batch, upto=crash_after)
+            store.restart()
             crash_at = None
             size = size // 2 + 1  # not committed: the records come again, batched otherwise
             continue
@@ -147,9 +170,11 @@ def test_the_counts_do_not_depend_on_batching_or_on_a_crash() -> None:
     assert expected[city_day]["received"] > 0
 
     for size, crash_at in ((7, None), (13, 26), (50, 50), (3, 90)):
-        store = _Store()
-        _run(store, records, size=size, crash_at=crash_at)
-        assert _counts(store) == expected, (size, crash_at)
+        for crash_after in ("slices", "entries"):
+            store = _Store()
+            _run(store, records, size=size, crash_at=crash_at, crash_after=crash_after)
+            assert _counts(store) == expected, (size, crash_at, crash_after)
+            assert store.entries == reference.entries, (size, crash_at, crash_after)
 
 
 def test_a_received_dossier_is_counted_once_per_dimension_and_window() -> None:
@@ -165,3 +190,25 @@ def test_a_received_dossier_is_counted_once_per_dimension_and_window() -> None:
     }
     assert sum(per_day.values()) == len(received) == sum(per_year.values())
     assert day_window(date(2023, 3, 6)).end == date(2023, 3, 7)
+
+
+def test_records_the_validator_sent_again_are_dropped_even_after_their_dossier_left() -> None:
+    # four dossiers a day over two weeks: the first ones are closed and out of the table
+    # (retention) long before the end, when a restarted validator sends them again
+    records = _records(60, per_day=4)
+    reference = _Store()
+    _run(reference, records, size=10)
+    assert not any(r.key.decode() in reference.entries for r in records[:5])  # type: ignore[union-attr]
+
+    store = _Store()
+    _run(store, records, size=10)
+    again = [
+        IntakeRecord(r.raw, r.key, len(records) + n, r.source) for n, r in enumerate(records[:30])
+    ]
+    batch = store.batch()
+    for record in again:
+        batch.offer(0, record.key.decode(), record)  # type: ignore[union-attr]
+    store.persist(batch)
+    assert batch.resent == len(again)
+    assert not batch.messages
+    assert _counts(store) == _counts(reference)
