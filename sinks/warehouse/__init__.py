@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from sinks.warehouse._base import Row, Warehouse, WarehouseError
+from sinks.warehouse._base import ColumnBatch, Row, Warehouse, WarehouseError
 
-__all__ = ["Row", "Warehouse", "WarehouseError", "connect"]
+__all__ = ["ColumnBatch", "Row", "Warehouse", "WarehouseError", "connect"]
 
 
 def connect(url: str) -> Warehouse:

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sinks.warehouse._base import Row, Warehouse, WarehouseError, sql_literal
+from sinks.warehouse._base import ColumnBatch, Row, Warehouse, WarehouseError, sql_literal
 from sinks.warehouse._json_types import from_json
 
 
@@ -31,14 +31,18 @@ class ChdbWarehouse(Warehouse):
         self._run(sql, "CSV")
 
     def query(self, sql: str) -> list[Row]:
+        return self.query_with_names(sql)[1]
+
+    def query_with_names(self, sql: str) -> tuple[list[str], list[Row]]:
         # JSONCompact carries each column's ClickHouse type, so values come back typed the way
         # clickhouse-driver types them (Arrow, for one, hands DateTime over as a bare UInt32).
         raw = self._run(sql, "JSONCompact").bytes()
         if not raw.strip():
-            return []
+            return [], []
         result = json.loads(raw)
         types = [column["type"] for column in result["meta"]]
-        return [
+        names = [str(column["name"]) for column in result["meta"]]
+        return names, [
             tuple(from_json(t, v) for t, v in zip(types, row, strict=True))
             for row in result["data"]
         ]
@@ -48,6 +52,24 @@ class ChdbWarehouse(Warehouse):
             values = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
             self.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
         return len(rows)
+
+    def insert_columns(self, batch: ColumnBatch) -> int:
+        """One ``INSERT … SELECT`` from an Arrow table: chDB reads it in place (no SQL text)."""
+        if not batch.rows:
+            return 0
+        from sinks.warehouse._arrow import arrow_table
+
+        try:
+            dh_batch = arrow_table(batch)  # found by name by chDB's Python() table function
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise WarehouseError(f"chdb://{self.path}", f"{batch.table}: {exc}") from exc
+        columns = ", ".join(batch.names)
+        self._run(
+            f"INSERT INTO {batch.table} ({columns}) SELECT {columns} FROM Python(dh_batch)",
+            "CSV",
+        )
+        del dh_batch
+        return batch.rows
 
     def version(self) -> str:
         return str(self.query("SELECT version()")[0][0])
