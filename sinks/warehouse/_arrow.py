@@ -41,7 +41,15 @@ def arrow_type(ch_type: str) -> Any:
 
 def arrow_table(batch: ColumnBatch) -> Any:
     arrays = [
-        pa.array(values, type=arrow_type(ch_type))
+        _array(values, arrow_type(ch_type))
         for ch_type, values in zip(batch.types, batch.data, strict=True)
     ]
     return pa.Table.from_arrays(arrays, names=list(batch.names))
+
+
+def _array(values: list[Any], arrow: Any) -> Any:
+    # A family table is wide and most of its columns belong to other event types: an all-NULL
+    # column is built in C without looking at each value (list.count runs in C too).
+    if values.count(None) == len(values):
+        return pa.nulls(len(values), type=arrow)
+    return pa.array(values, type=arrow)
