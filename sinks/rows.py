@@ -1,5 +1,9 @@
 """Decoded events → columnar batches for one table, and the dead-letter rows beside them.
 
+Values in a batch: DateTime as Unix seconds and Date as days since 1970 (ints: what both
+backends take without building Python date objects), UUIDs as text, booleans as 0/1, arrays of
+records as JSON text.
+
 A value ClickHouse would refuse or silently mangle never reaches an INSERT: a ``DateTime`` or
 ``Date`` outside what both backends store (18.16 wraps such values around instead of failing), a
 required column with no value (a record of another family on this topic). Such a message becomes
@@ -11,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -32,8 +36,10 @@ __all__ = [
 #: the range both ClickHouse versions store faithfully (18.16's date tables end in 2105)
 MIN_DATE: Final = dt.date(1970, 1, 1)
 MAX_DATE: Final = dt.date(2105, 12, 31)
-_MIN_TIME: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MAX_TIME: Final = dt.datetime(2105, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+_EPOCH_DAY: Final = MIN_DATE.toordinal()
+_EPOCH_TIME: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_DAYS: Final = MAX_DATE.toordinal() - _EPOCH_DAY
+_MAX_SECONDS: Final = (_MAX_DAYS + 1) * 86_400 - 1
 
 DEADLETTER_COLUMNS: Final = (
     ("src_topic", "String"),
@@ -57,24 +63,46 @@ class PoisonValueError(ValueError):
 
 
 def _to_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    """JSON text of a nested value, with times as Avro carries them (epoch milliseconds, days
+    since 1970), so raw and typed decoding store the same text."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_avro_raw)
 
 
-def _check_time(name: str, value: Any) -> Any:
+def _avro_raw(value: object) -> object:
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        if not _MIN_TIME <= aware <= _MAX_TIME:
-            raise PoisonValueError(name, value, "outside the DateTime range 1970-2105")
-        return aware
-    raise PoisonValueError(name, value, "expected a datetime")
+        return (aware - _EPOCH_TIME) // dt.timedelta(milliseconds=1)
+    if isinstance(value, dt.date):
+        return value.toordinal() - _EPOCH_DAY
+    return str(value)
 
 
-def _check_date(name: str, value: Any) -> Any:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        if not MIN_DATE <= value <= MAX_DATE:
-            raise PoisonValueError(name, value, "outside the Date range 1970-2105")
-        return value
-    raise PoisonValueError(name, value, "expected a date")
+def _seconds(name: str, value: Any) -> int:
+    """A DateTime value as Unix seconds: from Avro's raw millis (the sink's decoding) or a
+    datetime (events decoded with logical types). Floors to the second, as DateTime stores."""
+    if type(value) is int:
+        seconds = value // 1000
+    elif isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        seconds = int(aware.timestamp() // 1)
+    else:
+        raise PoisonValueError(name, value, "expected a timestamp")
+    if not 0 <= seconds <= _MAX_SECONDS:
+        raise PoisonValueError(name, value, "outside the DateTime range 1970-2105")
+    return seconds
+
+
+def _days(name: str, value: Any) -> int:
+    """A Date value as days since 1970-01-01: Avro's raw int, or a date."""
+    if type(value) is int:
+        days = value
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        days = value.toordinal() - _EPOCH_DAY
+    else:
+        raise PoisonValueError(name, value, "expected a date")
+    if not 0 <= days <= _MAX_DAYS:
+        raise PoisonValueError(name, value, "outside the Date range 1970-2105")
+    return days
 
 
 def _converter(column: Column) -> Callable[[Any], Any]:
@@ -88,14 +116,14 @@ def _converter(column: Column) -> Callable[[Any], Any]:
         return lambda v: str(v) if isinstance(v, uuid.UUID | str) else _poison(name, v, "uuid")
     if column.conversion == Conversion.ARRAY:
         if bare == "Array(Date)":
-            return lambda v: [_check_date(name, d) for d in v]
+            return lambda v: [_days(name, d) for d in v]
         if bare.startswith("Array(DateTime"):
-            return lambda v: [_check_time(name, d) for d in v]
+            return lambda v: [_seconds(name, d) for d in v]
         return list
     if bare.startswith("DateTime"):
-        return lambda v: _check_time(name, v)
+        return lambda v: _seconds(name, v)
     if bare == "Date":
-        return lambda v: _check_date(name, v)
+        return lambda v: _days(name, v)
     return _identity
 
 
@@ -172,23 +200,49 @@ class DeadLetter:
         )
 
 
+class _Shape:
+    """The rows of one event shape (one writer schema): only the columns it has.
+
+    A family table is wide (the dossier table has ~85 columns, an event fills ~25); building
+    only an event's own columns and padding the others per shape at the end halves the work.
+    """
+
+    __slots__ = ("columns", "data", "getters", "rows")
+
+    def __init__(self, getters: Sequence[tuple[int, _Getter]], meta: Sequence[int]) -> None:
+        self.getters = [g for _, g in getters]
+        self.columns = [i for i, _ in getters] + list(meta)
+        self.data: list[list[Any]] = [[] for _ in self.columns]
+        self.rows = 0
+
+
 class TableRows:
     """Accumulates the rows of one table, column by column."""
 
     def __init__(self, spec: TableSpec) -> None:
         self.spec = spec
         self._getters = _getters(spec)
-        self.data: tuple[list[Any], ...] = tuple([] for _ in spec.columns)
+        self._meta = range(len(self._getters), len(spec.columns))
+        self._shapes: dict[tuple[int, frozenset[str]], _Shape] = {}
+        self.rows = 0
 
-    @property
-    def rows(self) -> int:
-        return len(self.data[0])
+    def _shape(self, event: Mapping[str, Any], schema_id: int) -> _Shape:
+        key = (schema_id, frozenset(event))
+        shape = self._shapes.get(key)
+        if shape is None:
+            present = [(i, g) for i, g in enumerate(self._getters) if g.head in event]
+            missing = [g for g in self._getters if g.head not in event and g.required]
+            if missing:
+                raise PoisonValueError(missing[0].name, None, "required, but missing")
+            shape = self._shapes[key] = _Shape(present, self._meta)
+        return shape
 
     def add(self, event: Mapping[str, Any], where: tuple[str, int, int], schema_id: int) -> None:
         """Append one event's row; raises PoisonValueError (and appends nothing) if it cannot."""
+        shape = self._shape(event, schema_id)
         values: list[Any] = []
-        for getter in self._getters:
-            value = event.get(getter.head)
+        for getter in shape.getters:
+            value = event[getter.head]
             if getter.tail is not None and value is not None:
                 value = value.get(getter.tail)
             if value is None:
@@ -198,8 +252,25 @@ class TableRows:
             else:
                 values.append(getter.convert(value))
         values.extend((*where, schema_id))
-        for column, value in zip(self.data, values, strict=True):
+        for column, value in zip(shape.data, values, strict=True):
             column.append(value)
+        shape.rows += 1
+        self.rows += 1
+
+    @property
+    def data(self) -> tuple[list[Any], ...]:
+        """Every column of the table, shape after shape, padded with each column's default."""
+        columns: list[list[Any]] = [[] for _ in self.spec.columns]
+        defaults = [g.default for g in self._getters]
+        for shape in self._shapes.values():
+            filled = dict(zip(shape.columns, shape.data, strict=True))
+            for i, column in enumerate(columns):
+                values = filled.get(i)
+                if values is not None:
+                    column.extend(values)
+                else:  # one shared [] for an absent array: nothing mutates batch values
+                    column.extend([defaults[i]] * shape.rows)
+        return tuple(columns)
 
     def batch(self) -> ColumnBatch:
         return ColumnBatch(

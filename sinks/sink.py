@@ -34,7 +34,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from dossierhub.endpoints import Endpoints
 from dossierhub.errors import HubError
 from dossierhub.settings import Settings
-from schemas.registry import WriterSchemas
+from sinks.decoding import RawWriterSchemas
 from sinks.ledger import RangeLedger
 from sinks.ranges import OffsetRange, RangeState, cut, pending_ranges, redo_bounds, resume_offsets
 from sinks.rows import DeadLetter, SchemaLookup, TableRows, decode_into
@@ -137,10 +137,10 @@ class Sink:
         self._buffer: dict[TopicPartitionKey, _Buffered] = {}
         self._buffered = 0
         self._oldest: float | None = None
-        self._next: dict[TopicPartitionKey, int] = {}
+        #: next offset to read per partition; None until known (a partition read from its start)
+        self._next: dict[TopicPartitionKey, int | None] = {}
         self._redo: dict[TopicPartitionKey, int] = {}
-        self._high: dict[TopicPartitionKey, int] = {}
-        self._high_checked = 0.0
+        self._idle_checked = 0.0
         self._failing: str | None = None
         self.stats = SinkStats()
 
@@ -233,8 +233,7 @@ class Sink:
                 assignment.append(
                     TopicPartition(topic, partition, OFFSET_BEGINNING if offset is None else offset)
                 )
-                low, _high = self._watermarks(consumer, (topic, partition))
-                self._next[(topic, partition)] = low if offset is None else offset
+                self._next[(topic, partition)] = offset
         consumer.assign(assignment)
 
     def _partitions(self, consumer: Consumer, topic: str) -> list[int]:
@@ -248,13 +247,16 @@ class Sink:
         return sorted(found.partitions)
 
     def _watermarks(self, consumer: Consumer, key: TopicPartitionKey) -> tuple[int, int]:
+        """(low, high) watermarks: librdkafka's, as of the last fetch response (no request);
+        asked of the broker only when no fetch has told them yet."""
         try:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(*key), timeout=10, cached=False
-            )
+            low, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+            if low < 0 or high < 0:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(*key), timeout=10, cached=False
+                )
         except KafkaException as exc:
             raise SinkError(f"watermarks of {key[0]}[{key[1]}]", exc) from exc
-        self._high[key] = int(high)
         return int(low), int(high)
 
     def _take(self, message: Any) -> None:
@@ -283,11 +285,12 @@ class Sink:
         if self._buffered:
             return False
         now = time.monotonic()
-        if now - self._high_checked < 0.2:
+        if now - self._idle_checked < 0.2:
             return False
-        self._high_checked = now
+        self._idle_checked = now
         for key, position in self._next.items():
-            if position < self._high.get(key, 0) or position < self._watermarks(consumer, key)[1]:
+            low, high = self._watermarks(consumer, key)
+            if (low if position is None else position) < high:
                 return False
         return True
 
@@ -371,7 +374,7 @@ class Sink:
 
     def _schema_lookup(self) -> SchemaLookup:
         if self._lookup is None:
-            self._lookup = WriterSchemas.connect(self._endpoints.registry_url)
+            self._lookup = RawWriterSchemas.connect(self._endpoints.registry_url)
         return self._lookup
 
     # -- retries ----------------------------------------------------------------------------

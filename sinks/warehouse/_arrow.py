@@ -21,7 +21,7 @@ _SCALARS: dict[str, Any] = {
     "UInt64": pa.uint64(),
     "Float32": pa.float32(),
     "Float64": pa.float64(),
-    "Date": pa.date32(),
+    "Date": pa.date32(),  # batches carry days since 1970
 }
 
 
@@ -32,7 +32,7 @@ def arrow_type(ch_type: str) -> Any:
     if ch_type.startswith("Array(") and ch_type.endswith(")"):
         return pa.list_(arrow_type(ch_type[len("Array(") : -1]))
     if ch_type.startswith("DateTime"):
-        return pa.timestamp("ms", tz="UTC")
+        return pa.timestamp("s", tz="UTC")  # batches carry Unix seconds
     try:
         return _SCALARS[ch_type]
     except KeyError:

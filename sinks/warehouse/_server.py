@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,10 +51,16 @@ class ServerWarehouse(Warehouse):
         return len(rows)
 
     def insert_columns(self, batch: ColumnBatch) -> int:
+        """DateTime columns go as Unix seconds (clickhouse-driver takes ints as they are);
+        Date columns as days, turned into ``date`` here because the driver wants those."""
         if batch.rows:
+            data = [
+                _dates(values, ch_type) if _is_date(ch_type) else values
+                for ch_type, values in zip(batch.types, batch.data, strict=True)
+            ]
             self._run(
                 f"INSERT INTO {batch.table} ({', '.join(batch.names)}) VALUES",
-                list(batch.data),
+                data,
                 columnar=True,
             )
         return batch.rows
@@ -80,3 +88,26 @@ class ServerWarehouse(Warehouse):
             raise WarehouseError(self.target, message, code=exc.code) from exc
         except (DriverError, OSError, EOFError) as exc:
             raise WarehouseError(self.target, f"cannot reach the server ({exc})") from exc
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _is_date(ch_type: str) -> bool:
+    bare = ch_type.removeprefix("Nullable(").removeprefix("Array(").rstrip(")")
+    return bare == "Date"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _date(days: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=days)
+
+
+def _date_of(value: Any) -> Any:
+    return _date(value) if type(value) is int else value
+
+
+def _dates(values: list[Any], ch_type: str) -> list[Any]:
+    if ch_type.startswith("Array("):
+        return [[_date_of(v) for v in items] for items in values]
+    return [_date_of(v) for v in values]

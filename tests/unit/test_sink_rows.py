@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from schemas import example_event
+from schemas import decode, encode, event_type, example_event
 from schemas.topics import AGGREGATES, DOSSIER_EVENTS, REFERENCE_EVENTS
 from sinks.columns import Conversion, columns_of, is_raw_personal_data
+from sinks.decoding import RawWriterSchemas
 from sinks.rows import DeadLetter, PoisonValueError, TableRows, decode_into
 from sinks.tables import META_COLUMNS, table_for
 
@@ -106,7 +107,8 @@ def test_an_event_becomes_one_row_with_converted_values() -> None:
     rows.add(event, WHERE, 12)
     row = _row(rows)
     assert row["event_id"] == str(uuid.UUID(int=7))
-    assert row["occurred_at"] == event["envelope"]["occurred_at"]
+    assert row["occurred_at"] == int(event["envelope"]["occurred_at"].timestamp())  # seconds
+    assert row["appointment_date"] == (event["appointment_date"] - dt.date(1970, 1, 1)).days
     assert row["processing_time_unit"] == event["processing_time"]["unit"]
     assert row["carried_over"] in (0, 1)
     assert row["delivery_channels"] == []  # not in this event type
@@ -165,3 +167,20 @@ def test_undecodable_bytes_become_a_dead_letter_with_the_reason() -> None:
     assert "unknown schema id 9" in reasons[1]
     assert dead.data[3] == [-1, 9]  # schema ids
     assert dead.data[6][0] == b"\x01junk".hex()
+
+
+@pytest.mark.parametrize(
+    "name", ["DossierReceived", "FinancialObligationRequested", "DossierResolved", "ApologyIssued"]
+)
+def test_raw_decoding_gives_the_rows_of_typed_decoding(name: str) -> None:
+    """The sink reads logical types as their raw ints; the rows must not change."""
+    kind = event_type(name)
+    event = example_event(name, event_id=uuid.uuid4())
+    raw = encode(event, 5, kind.schema)
+    raw_schema = RawWriterSchemas(lambda _id: kind.registered_schema)
+    typed, untyped = TableRows(table_for(DOSSIER_EVENTS)), TableRows(table_for(DOSSIER_EVENTS))
+    decode_into(raw, WHERE, lambda _id: kind.schema, typed, DeadLetter())
+    decode_into(raw, WHERE, raw_schema, untyped, DeadLetter())
+    assert untyped.rows == typed.rows == 1
+    assert untyped.data == typed.data
+    assert isinstance(decode(raw, raw_schema)[1]["envelope"]["occurred_at"], int)
