@@ -40,6 +40,8 @@ from sinks.ranges import OffsetRange, RangeState, cut, pending_ranges, redo_boun
 from sinks.rows import DeadLetter, SchemaLookup, TableRows, decode_into
 from sinks.tables import SINK_TOPICS, TableSpec, table_for
 from sinks.warehouse import ColumnBatch, Warehouse, WarehouseError, connect
+from sinks.warehouse._chdb import ChdbWarehouse
+from sinks.warehouse.loopback import LoopbackServer
 from sinks.warehouse.migrate import migrate
 
 __all__ = ["DEFAULT_GROUP", "Sink", "SinkError", "SinkOptions", "SinkStats"]
@@ -159,8 +161,11 @@ class Sink:
     ) -> SinkStats:
         started = time.monotonic()
         consumer = self._consumer()
+        reads: LoopbackServer | None = None
         try:
             self._retrying(stop, "start", lambda: self._start(consumer))
+            if self._owns_warehouse and isinstance(self.warehouse, ChdbWarehouse):
+                reads = LoopbackServer(self.warehouse).start()  # chDB: one process per path
             log.info(
                 "sink started: %d partition(s) of %d topic(s) into %s",
                 len(self._next),
@@ -184,6 +189,8 @@ class Sink:
             log.info("sink stopped while waiting for the warehouse; nothing more was written")
         finally:
             consumer.close()
+            if reads is not None:
+                reads.close()
             if self._owns_warehouse and self._warehouse is not None:
                 self._warehouse.close()
                 self._warehouse = None

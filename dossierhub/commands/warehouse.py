@@ -57,7 +57,8 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.warehouse import connect
     from sinks.warehouse.readonly import read_only_query
 
-    with connect(settings.effective_warehouse_url) as warehouse:
+    # read_only: while the hub holds an embedded warehouse, its loopback server answers
+    with connect(settings.effective_warehouse_url, read_only=True) as warehouse:
         names, rows = read_only_query(warehouse, args.sql)
     if args.format == "json":
         print_json([dict(zip(names, row, strict=True)) for row in rows])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ class ChdbWarehouse(Warehouse):
 
         Path(path).mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._lock = threading.RLock()
         try:
             self._session = session.Session(path)
         except Exception as exc:  # chDB raises a bare RuntimeError/ChdbError
@@ -34,18 +36,12 @@ class ChdbWarehouse(Warehouse):
         return self.query_with_names(sql)[1]
 
     def query_with_names(self, sql: str) -> tuple[list[str], list[Row]]:
-        # JSONCompact carries each column's ClickHouse type, so values come back typed the way
-        # clickhouse-driver types them (Arrow, for one, hands DateTime over as a bare UInt32).
-        raw = self._run(sql, "JSONCompact").bytes()
-        if not raw.strip():
-            return [], []
-        result = json.loads(raw)
-        types = [column["type"] for column in result["meta"]]
-        names = [str(column["name"]) for column in result["meta"]]
-        return names, [
-            tuple(from_json(t, v) for t, v in zip(types, row, strict=True))
-            for row in result["data"]
-        ]
+        return parse_json_compact(self.query_json(sql))
+
+    def query_json(self, sql: str) -> bytes:
+        """The result in ClickHouse's JSONCompact format (what the loopback server relays)."""
+        raw: bytes = self._run(sql, "JSONCompact").bytes()
+        return raw
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> int:
         if rows:
@@ -64,10 +60,11 @@ class ChdbWarehouse(Warehouse):
         except (ValueError, TypeError, OverflowError) as exc:
             raise WarehouseError(f"chdb://{self.path}", f"{batch.table}: {exc}") from exc
         columns = ", ".join(batch.names)
-        self._run(
-            f"INSERT INTO {batch.table} ({columns}) SELECT {columns} FROM Python(dh_batch)",
-            "CSV",
-        )
+        with self._lock:
+            self._run(
+                f"INSERT INTO {batch.table} ({columns}) SELECT {columns} FROM Python(dh_batch)",
+                "CSV",
+            )
         del dh_batch
         return batch.rows
 
@@ -78,10 +75,28 @@ class ChdbWarehouse(Warehouse):
         self._session.close()
 
     def _run(self, sql: str, fmt: str) -> Any:
-        try:
-            return self._session.query(sql, fmt)
-        except Exception as exc:
-            raise WarehouseError(f"chdb://{self.path}", _first_line(exc)) from exc
+        # One session, used by the sink's thread and the loopback server's: one query at a time.
+        with self._lock:
+            try:
+                return self._session.query(sql, fmt)
+            except Exception as exc:
+                raise WarehouseError(f"chdb://{self.path}", _first_line(exc)) from exc
+
+
+def parse_json_compact(raw: bytes) -> tuple[list[str], list[Row]]:
+    """Column names and typed rows of a JSONCompact result.
+
+    JSONCompact carries each column's ClickHouse type, so values come back typed the way
+    clickhouse-driver types them (Arrow, for one, hands DateTime over as a bare UInt32).
+    """
+    if not raw.strip():
+        return [], []
+    result = json.loads(raw)
+    types = [column["type"] for column in result["meta"]]
+    names = [str(column["name"]) for column in result["meta"]]
+    return names, [
+        tuple(from_json(t, v) for t, v in zip(types, row, strict=True)) for row in result["data"]
+    ]
 
 
 def _first_line(exc: BaseException) -> str:
