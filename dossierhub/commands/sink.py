@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_run)
 
 
-def _routes(pairs: list[str]) -> dict[str, str] | None:
+def parse_routes(pairs: list[str]) -> dict[str, str] | None:
     from dossierhub.errors import ConfigError
     from sinks.tables import SINK_TOPICS
 
@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.sink import DEFAULT_GROUP, Sink, SinkOptions
 
     options = SinkOptions.from_settings(
-        settings, routes=_routes(args.route), group_id=args.group or DEFAULT_GROUP
+        settings, routes=parse_routes(args.route), group_id=args.group or DEFAULT_GROUP
     )
     sink = Sink(settings, options)
     if args.until_idle:
