@@ -143,6 +143,8 @@ class Sink:
         self._next: dict[TopicPartitionKey, int | None] = {}
         self._redo: dict[TopicPartitionKey, int] = {}
         self._idle_checked = 0.0
+        #: next offset per partition after its last confirmed range (what is committed)
+        self._confirmed: dict[TopicPartitionKey, int] = {}
         self._failing: str | None = None
         self.stats = SinkStats()
 
@@ -188,6 +190,7 @@ class Sink:
         except _Stopped:
             log.info("sink stopped while waiting for the warehouse; nothing more was written")
         finally:
+            self._commit_confirmed(consumer)
             consumer.close()
             if reads is not None:
                 reads.close()
@@ -250,7 +253,9 @@ class Sink:
             raise SinkError(f"read metadata of {topic}", exc) from exc
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:
-            raise SinkError(f"topic {topic}", found.error if found else "not found")
+            error = SinkError(f"topic {topic}", found.error if found else "not found")
+            error.hint = "create the hub's topics with `dossierhub topics apply`"
+            raise error
         return sorted(found.partitions)
 
     def _watermarks(self, consumer: Consumer, key: TopicPartitionKey) -> tuple[int, int]:
@@ -342,6 +347,7 @@ class Sink:
         commits = [TopicPartition(r.topic, r.partition, r.last + 1) for r, _ in ranges]
         for offset_range, _ in ranges:
             self._redo.pop(offset_range.key, None)
+            self._confirmed[offset_range.key] = offset_range.last + 1
         self._buffer.clear()
         self._buffered = 0
         self._oldest = None
@@ -349,6 +355,16 @@ class Sink:
             consumer.commit(offsets=commits, asynchronous=True)
         except KafkaException as exc:  # only lag monitoring reads it: never fatal
             log.warning("offset commit failed (the warehouse record is what counts): %s", exc)
+
+    def _commit_confirmed(self, consumer: Consumer) -> None:
+        """One synchronous commit on the way out: async ones may still be in flight."""
+        if not self._confirmed:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._confirmed.items())]
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("final offset commit failed (the warehouse record is what counts): %s", exc)
 
     def _write(
         self, ranges: list[tuple[OffsetRange, int]], batches: list[ColumnBatch], *, retry: bool

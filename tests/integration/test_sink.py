@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from dossierhub.settings import Settings
 from dossierhub.stack import Stack
@@ -70,6 +70,15 @@ def test_each_event_is_loaded_once_with_its_values(
 
     again = _load(stack, settings, warehouse_url, topic, batch_rows=700)
     assert again.messages == 0  # resumes after the confirmed ranges
+
+    # the confirmed offsets are committed for lag monitoring: nothing left to read
+    probe = Consumer({"bootstrap.servers": stack.kafka.bootstrap, "group.id": topic})
+    try:
+        committed = probe.committed([TopicPartition(topic, p) for p in range(6)], timeout=10)
+        ends = [probe.get_watermark_offsets(tp, timeout=10)[1] for tp in committed]
+    finally:
+        probe.close()
+    assert [tp.offset for tp in committed] == ends
 
     with connect(warehouse_url) as warehouse:
         assert _counts(warehouse, topic) == (3_000, 3_000)
