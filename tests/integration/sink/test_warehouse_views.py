@@ -136,3 +136,41 @@ def test_warehouse_query_command(loaded: str, tmp_path: Path) -> None:
     refused = run_cli("warehouse", "query", "DROP TABLE sink_ranges", home=tmp_path, env=env)
     assert refused.returncode == 2
     assert "only SELECT" in refused.stderr
+
+
+def test_current_state_of_each_dossier(warehouse_url: str) -> None:
+    received = example_event("DossierReceived", event_id=uuid.uuid4())
+    code = received["dossier_code"]
+    at = received["received_at"]
+
+    def later(name: str, hours: int, **fields: Any) -> dict[str, Any]:
+        event = example_event(name, event_id=uuid.uuid4())
+        event["dossier_code"] = code
+        event["envelope"]["occurred_at"] = at + dt.timedelta(hours=hours)
+        event.update(fields)
+        return event
+
+    resolved = later("DossierResolved", 48, resolved_at=at + dt.timedelta(hours=48))
+    paid = later("PaymentCompleted", 50)  # sets no status: the dossier stays resolved
+    other = example_event("DossierReceived", event_id=uuid.uuid4())
+    other["dossier_code"] = "D-OPEN"
+    with connect(warehouse_url) as warehouse:
+        migrate(warehouse)
+        _insert(warehouse, DOSSIER_EVENTS, [(0, received), (1, paid), (2, resolved), (3, other)])
+        _insert(
+            warehouse,
+            DOSSIER_OUTCOMES,
+            [(0, _outcome(code, "EARLY", apology=False, resolved_day=17))],
+        )
+        rows = warehouse.query(
+            "SELECT dossier_code, status, procedure_code, resolution, outcome_class, received_at "
+            "FROM v_dossiers ORDER BY dossier_code"
+        )
+
+    def naive(instant: dt.datetime) -> dt.datetime:
+        return instant.replace(tzinfo=None, microsecond=0)
+
+    assert rows == [  # an open dossier has no outcome yet: the join's default
+        (code, 9, received["procedure_code"], resolved["outcome"], "EARLY", naive(at)),
+        ("D-OPEN", 2, other["procedure_code"], None, "", naive(other["received_at"])),
+    ]
