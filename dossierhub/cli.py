@@ -14,13 +14,24 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from dossierhub import __version__
-from dossierhub.commands import bench, demo, health, publish, run, schemas, stack, topics
+from dossierhub.commands import (
+    bench,
+    demo,
+    health,
+    publish,
+    run,
+    schemas,
+    sink,
+    stack,
+    topics,
+    warehouse,
+)
 from dossierhub.errors import HubError
 from dossierhub.settings import Settings
 
 __all__ = ["main"]
 
-_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo)
+_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo, sink, warehouse)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,10 @@ Environment variables (all optional):
 ``DOSSIERHUB_DELIVERY_TIMEOUT`` seconds a published event may wait for the broker's
                                acknowledgement before the publisher reports it undelivered.
                                Default 60.
+``DOSSIERHUB_SINK_BATCH_ROWS`` the sink inserts once this many messages are buffered.
+                               Default 50000 (throughput in a replay).
+``DOSSIERHUB_SINK_BATCH_SECONDS`` … or once the oldest buffered message waited this long.
+                               Default 1 (latency in quiet hours).
 =============================  ===============================================================
 """
 
@@ -61,6 +65,8 @@ _KNOWN = {
     "STARTUP_TIMEOUT",
     "DELIVERY_TIMEOUT",
     "LOG_LEVEL",
+    "SINK_BATCH_ROWS",
+    "SINK_BATCH_SECONDS",
 }
 
 
@@ -81,6 +87,8 @@ class Settings:
     startup_timeout_s: float = 120.0
     delivery_timeout_s: float = 60.0
     log_level: str = "INFO"
+    sink_batch_rows: int = 50_000
+    sink_batch_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +128,10 @@ class Settings:
             values["startup_timeout_s"] = _positive_float(_PREFIX + "STARTUP_TIMEOUT", timeout)
         if delivery := get("DELIVERY_TIMEOUT"):
             values["delivery_timeout_s"] = _positive_float(_PREFIX + "DELIVERY_TIMEOUT", delivery)
+        if rows := get("SINK_BATCH_ROWS"):
+            values["sink_batch_rows"] = _positive_int(_PREFIX + "SINK_BATCH_ROWS", rows)
+        if seconds := get("SINK_BATCH_SECONDS"):
+            values["sink_batch_seconds"] = _positive_float(_PREFIX + "SINK_BATCH_SECONDS", seconds)
         if level := get("LOG_LEVEL"):
             values["log_level"] = level.upper()
         return cls(**values)  # type: ignore[arg-type]
@@ -209,3 +221,9 @@ def _positive_float(name: str, value: str) -> float:
     if number <= 0:
         raise ConfigError(name, value, "expected a positive number of seconds")
     return number
+
+
+def _positive_int(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(name, value, "expected a positive whole number")
+    return int(value)

@@ -35,6 +35,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     process.add_argument("--batch-size", type=int, default=2_000, help="records per batch")
     process.set_defaults(handler=_process)
+    sink = kinds.add_parser(
+        "sink",
+        help="sink (Kafka → warehouse, exactly once) vs raw inserts of the same rows, per backend",
+        description="Publishes synthetic dossier events to a new topic, loads them with the sink "
+        "into a fresh chDB and a fresh database on the ClickHouse server, and inserts the same "
+        "columnar batches straight into each backend. Batch size: DOSSIERHUB_SINK_BATCH_ROWS.",
+    )
+    sink.add_argument("--events", type=int, default=200_000, help="events to publish and load")
+    sink.add_argument(
+        "--backend",
+        action="append",
+        choices=("chdb", "clickhouse"),
+        help="only this backend (repeatable; default both)",
+    )
+    sink.set_defaults(handler=_sink)
 
 
 def _progress(line: str) -> None:
@@ -70,6 +85,19 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
         paced_rate=args.paced_rate,
         paced_seconds=args.paced_seconds,
         batch_size=args.batch_size,
+        progress=_progress,
+    )
+    print_json(result)
+    return 0
+
+
+def _sink(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.bench import bench_sink
+
+    result = bench_sink(
+        settings,
+        events=args.events,
+        backends=args.backend or ["chdb", "clickhouse"],
         progress=_progress,
     )
     print_json(result)

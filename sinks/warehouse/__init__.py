@@ -13,15 +13,23 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from sinks.warehouse._base import Row, Warehouse, WarehouseError
+from sinks.warehouse._base import ColumnBatch, Row, Warehouse, WarehouseError
 
-__all__ = ["Row", "Warehouse", "WarehouseError", "connect"]
+__all__ = ["ColumnBatch", "Row", "Warehouse", "WarehouseError", "connect"]
 
 
-def connect(url: str) -> Warehouse:
-    """Open the warehouse at ``url``; raises :class:`WarehouseError` if it cannot."""
+def connect(url: str, *, read_only: bool = False) -> Warehouse:
+    """Open the warehouse at ``url``; raises :class:`WarehouseError` if it cannot.
+
+    ``read_only``: for an embedded warehouse another process holds (the hub's sink), go through
+    that process's loopback query server (see :mod:`sinks.warehouse.loopback`).
+    """
     parts = urlsplit(url)
     if parts.scheme == "chdb":
+        if read_only:
+            from sinks.warehouse.loopback import open_for_reading
+
+            return open_for_reading(unquote(parts.path))
         from sinks.warehouse._chdb import ChdbWarehouse
 
         return ChdbWarehouse(unquote(parts.path))

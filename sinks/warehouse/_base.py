@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dossierhub.errors import HubError
@@ -19,6 +21,24 @@ class WarehouseError(HubError):
         self.code = code
 
 
+@dataclass(frozen=True, slots=True)
+class ColumnBatch:
+    """Rows of one table by column: ``data[i]`` holds every value of column ``names[i]``.
+
+    ``types`` are the columns' ClickHouse types; a backend that must convert (chDB via Arrow)
+    uses them, so an all-NULL column still gets its type.
+    """
+
+    table: str
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    data: tuple[list[Any], ...]
+
+    @property
+    def rows(self) -> int:
+        return len(self.data[0]) if self.data else 0
+
+
 class Warehouse(ABC):
     """The operations the hub needs from ClickHouse, whichever backend serves them."""
 
@@ -33,12 +53,20 @@ class Warehouse(ABC):
         """Run a SELECT and return its rows."""
 
     @abstractmethod
+    def query_with_names(self, sql: str) -> tuple[list[str], list[Row]]:
+        """Run a SELECT and return its column names and rows."""
+
+    @abstractmethod
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> int:
         """Insert ``rows`` (tuples in ``columns`` order); returns the number inserted.
 
         Not ``execute("INSERT … VALUES (…)")``: over the native protocol an 18.16 server
         expects the rows as data blocks after the statement, not inline in it.
         """
+
+    @abstractmethod
+    def insert_columns(self, batch: ColumnBatch) -> int:
+        """Insert a columnar batch in one statement; returns the number of rows."""
 
     @abstractmethod
     def version(self) -> str: ...
@@ -83,4 +111,6 @@ def plain_value(value: object) -> object:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
+    if isinstance(value, uuid.UUID):  # clickhouse-driver's UUID; chDB's JSON gives text
+        return str(value)
     return value
