@@ -27,12 +27,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from dossierhub.endpoints import Endpoints
 from dossierhub.errors import HubError
+from dossierhub.monitoring import StageMetrics
 from dossierhub.settings import Settings
 from sinks.decoding import RawWriterSchemas
 from sinks.ledger import RangeLedger
@@ -126,8 +135,11 @@ class Sink:
         *,
         warehouse: Warehouse | None = None,
         schema_lookup: SchemaLookup | None = None,
+        metrics: StageMetrics | None = None,
     ) -> None:
         self.settings = settings
+        #: batch sizes, insert latency, retries and freshness (``dossierhub.monitoring``)
+        self.metrics = metrics or StageMetrics()
         self.options = options or SinkOptions.from_settings(settings)
         self._endpoints = Endpoints.resolve(settings)
         self._warehouse = warehouse
@@ -336,6 +348,9 @@ class Sink:
         def attempt() -> None:
             nonlocal attempts
             attempts += 1
+            if attempts > 1:
+                for batch in batches:
+                    self.metrics.sink_retried(batch.table)
             self._write(ranges, batches, retry=attempts > 1)
 
         self._retrying(stop, "write", attempt)
@@ -344,6 +359,12 @@ class Sink:
         self.stats.dead_letters += dead.rows
         self.stats.ranges += len(ranges)
         self.stats.batches += 1
+        self.metrics.event_in("sink", self._buffered)
+        for key, buffered in self._buffer.items():
+            # the Kafka timestamp of the newest record stored: when the event reached the hub
+            kind, stamp = buffered.messages[-1].timestamp()
+            if kind != TIMESTAMP_NOT_AVAILABLE:
+                self.metrics.warehouse_newest(key[0], datetime.fromtimestamp(stamp / 1000, UTC))
         commits = [TopicPartition(r.topic, r.partition, r.last + 1) for r, _ in ranges]
         for offset_range, _ in ranges:
             self._redo.pop(offset_range.key, None)
@@ -374,9 +395,15 @@ class Sink:
         if retry and self._settled_after_failure(ledger, ranges):
             return
         ledger.record(ranges, RangeState.PENDING)
+        timings = []
         for batch in batches:
+            started = time.monotonic()
             self.warehouse.insert_columns(batch)
+            timings.append((batch, time.monotonic() - started))
         ledger.record(ranges, RangeState.CONFIRMED)
+        for batch, seconds in timings:  # counted once confirmed, not per attempt
+            self.metrics.sink_inserted(batch.table, rows=batch.rows, seconds=seconds)
+            self.metrics.event_out("sink", batch.table, batch.rows)
 
     def _settled_after_failure(
         self, ledger: RangeLedger, ranges: list[tuple[OffsetRange, int]]

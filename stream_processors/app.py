@@ -52,7 +52,7 @@ from stream_processors.dossier import WorkingCalendar
 
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers
-from .intake import WATERMARK_PREFIX, IntakeBatch, source_mark_key
+from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
 from .messages import HEADER_REASON, Outgoing
 from .reference import ReferenceReader
@@ -232,9 +232,25 @@ def build_app(
             # What Faust's own changelog callback does: a RocksDB store then recovers from here.
             store.set_persisted_offset(TP(topic, partition), offset)
 
+    async def rewind(rewinds: Mapping[int, int]) -> None:
+        """Read skipped intake records again (``Handlers._skipped_to``) — unless retention
+        deleted them meanwhile: then they are gone, which is said loudly, once."""
+        for partition, offset in rewinds.items():
+            tp = TP(DOSSIER_INTAKE, partition)
+            earliest = (await app.consumer.earliest_offsets(tp)).get(tp, 0)
+            if earliest > offset:
+                _log.error(
+                    "intake[%d]: records %d..%d were deleted by retention before being folded",
+                    partition,
+                    offset,
+                    earliest - 1,
+                )
+                handlers.positions[partition] = earliest - 1
+            await app.consumer.seek(tp, max(offset, earliest))
+
     async def persist(batch: IntakeBatch, events: Sequence[faust.EventT[bytes]]) -> None:
-        """Outputs, then slices, then entries, then watermarks and source marks, each
-        acknowledged before the next (the order ``intake`` relies on after a crash)."""
+        """Outputs, then slices, then entries, then watermarks, each acknowledged before the
+        next (the order ``intake`` relies on after a crash)."""
         await send(batch.messages, "dossier")
         last = {event.message.partition: event for event in events}
         await write(
@@ -253,12 +269,12 @@ def build_app(
             time.monotonic(),
             time.time_ns() // 1_000_000,
         )
-        marks, sources = handlers.watermarks, handlers.source_marks
+        marks, positions = handlers.watermarks, handlers.positions
         await write(
             table,
             (
                 *((p, f"{WATERMARK_PREFIX}{p}", marks[p].isoformat()) for p in batch.moved),
-                *((p, source_mark_key(p, s), sources[p, s]) for p, s in batch.marked),
+                *((p, f"{POSITION_PREFIX}{p}", positions[p]) for p in batch.touched),
             ),
             last,
         )
@@ -268,9 +284,9 @@ def build_app(
         @app.agent(_raw_topic(app, *processors.inbound_topics), name="validate")
         async def validate(stream: faust.StreamT[bytes]) -> None:
             async for events in _batches(stream, config):
-                await send(
-                    await handlers.validate([event.message for event in events]), "validator"
-                )
+                with _whole_batch_or_exit("validate"):
+                    checked = await handlers.validate([event.message for event in events])
+                    await send(checked, "validator")
 
     else:
         _log.warning("no inbound topic exists: the validator has nothing to read")
@@ -287,9 +303,11 @@ def build_app(
         await handlers.prepare_dossiers()
         await _wait_for(reader, config.reference_wait_s)
         async for events in _batches(stream, config):
-            with _reading_any_partition():
-                batch = await handlers.dossier_batch([event.message for event in events])
-            await persist(batch, events)
+            with _whole_batch_or_exit("dossiers"):
+                with _reading_any_partition():
+                    batch = await handlers.dossier_batch([event.message for event in events])
+                await persist(batch, events)
+                await rewind(handlers.rewinds)
 
     register_views(app, processors)
     return processors
@@ -320,6 +338,28 @@ def _batches(
         config.batch_size, config.batch_seconds
     )
     return batches
+
+
+@contextmanager
+def _whole_batch_or_exit(agent: str) -> Iterator[None]:
+    """A batch is processed whole, or the process exits without committing it.
+
+    ``take_events`` acknowledges a batch however its loop body ends, so a body cancelled by a
+    shutdown or failed by a bug would have its records committed half-done. Exiting at once
+    leaves them uncommitted: the next start reads them again, and applying them is idempotent.
+    """
+    try:
+        yield
+    except asyncio.CancelledError:
+        _log.warning(
+            "%s: stopped in the middle of a batch; exiting without committing it "
+            "(it is read again at the next start)",
+            agent,
+        )
+        logging.shutdown()
+        os._exit(0)
+    except Exception as exc:
+        _fail_stop(f"{agent}: {type(exc).__name__}: {exc}")
 
 
 @contextmanager

@@ -31,13 +31,7 @@ from stream_processors.dossier import PublishedYear, WorkingCalendar, is_overdue
 
 from .config import ProcessorConfig
 from .dossiers import Context, Entry, IntakeRecord, encode_fact, encode_slice, next_alarm
-from .intake import (
-    SOURCE_MARK_PREFIX,
-    WATERMARK_PREFIX,
-    Alarms,
-    IntakeBatch,
-    intake_partition,
-)
+from .intake import POSITION_PREFIX, WATERMARK_PREFIX, Alarms, IntakeBatch, intake_partition
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
@@ -83,8 +77,6 @@ class Counters:
     last_persisted_at: float | None = None
     #: intake records whose batch was persisted
     intake_persisted: int = 0
-    #: intake records dropped as the validator's own copies (sent again after a restart)
-    resent: int = 0
 
     def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
@@ -101,7 +93,6 @@ class Counters:
             f" accepted={self.sent[DOSSIER_EVENTS] + canonical}"
             f" dead_lettered={self.sent[DEADLETTER]}"
             f" outcomes={self.sent[DOSSIER_OUTCOMES]} alerts={self.sent[DOSSIER_ALERTS]}"
-            f" resent_dropped={self.resent}"
         )
 
 
@@ -167,8 +158,10 @@ class Handlers:
     owned: Callable[[], frozenset[int]] | None = None
     #: intake partition → the latest event time seen there (persisted with the entries)
     watermarks: dict[int, datetime] = field(default_factory=dict)
-    #: (intake partition, agency partition) → highest source offset folded (``IntakeBatch``)
-    source_marks: dict[tuple[int, str], int] = field(default_factory=dict)
+    #: intake partition → the last offset folded and persisted (``IntakeBatch.positions``)
+    positions: dict[int, int] = field(default_factory=dict)
+    #: intake partition → the offset to read again from: the consumer skipped records
+    rewinds: dict[int, int] = field(default_factory=dict)
     alarms: Alarms = field(default_factory=Alarms)
     metrics: StageMetrics = field(default_factory=StageMetrics)
     census: Census = field(default_factory=Census)
@@ -217,13 +210,17 @@ class Handlers:
             load_slice=self._load_slice,
             alarms=self.alarms,
             watermarks=self.watermarks,
-            source_marks=self.source_marks,
+            positions=self.positions,
         )
+        self.rewinds.clear()
         for record in records:
+            if record.partition in self.rewinds or self._skipped_to(record):
+                continue
             raw, key = _bytes(record.value), _bytes(record.key)
             source = self.source_of(record)
             batch.sources.append(source)
             if not key:
+                batch.passed(record.partition, record.offset)
                 why = "intake record without a dossier_code key"
                 batch.messages.append(dead_letter(raw, None, "invalid_event", why, source))
                 continue
@@ -233,12 +230,33 @@ class Handlers:
             except Exception as exc:  # a poison record must not stop the stream
                 batch.messages.extend(self.failed(record, exc))
         batch.messages.extend(self._slice_messages(batch))
-        self.counters.resent += batch.resent
         for code, entry in batch.entries.items():
             mark = self.watermarks.get(batch.entry_partition[code])
             self.census.count(code, entry, mark, self.calendar)
         self.census.publish(self.metrics)
         return batch
+
+    def _skipped_to(self, record: Record) -> bool:
+        """True when ``record`` comes after a gap: records after the last one folded in its
+        partition were never folded, though the consumer moved past them.
+
+        Faust's consumer can do that: after a crash or a rebalance we saw it commit (and then
+        start from) offsets beyond records no batch had processed. The table's own position,
+        persisted with each batch, is the truth: the partition is read again from there
+        (``rewinds``; the agent seeks), and the records of this batch after the gap wait.
+        """
+        done = self.positions.get(record.partition)
+        if done is None or record.offset <= done + 1:
+            return False
+        self.rewinds[record.partition] = done + 1
+        _log.warning(
+            "intake[%d]: record %d follows %d, the last folded: reading again from %d",
+            record.partition,
+            record.offset,
+            done,
+            done + 1,
+        )
+        return True
 
     def _load_entry(self, code: str) -> Entry | None:
         stored = self.table.get(code)
@@ -269,7 +287,7 @@ class Handlers:
             return
         self.alarms = Alarms()
         self.watermarks.clear()
-        self.source_marks.clear()
+        self.positions.clear()
         self.census = self.census.emptied()
         context = self._context(None)
         entries = []
@@ -279,10 +297,10 @@ class Handlers:
                 if partition in assigned:
                     self.watermarks[partition] = datetime.fromisoformat(stored)
                 continue
-            if key.startswith(SOURCE_MARK_PREFIX):
-                number, source = key[len(SOURCE_MARK_PREFIX) :].split("|", 1)
-                if int(number) in assigned:
-                    self.source_marks[int(number), source] = int(stored)
+            if key.startswith(POSITION_PREFIX):
+                partition = int(key[len(POSITION_PREFIX) :])
+                if partition in assigned:
+                    self.positions[partition] = int(stored)
                 continue
             partition = intake_partition(key, self.intake_partitions)
             if partition in assigned:

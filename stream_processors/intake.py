@@ -42,25 +42,19 @@ from .dossiers import Context, Entry, IntakeRecord, next_alarm, step, sweep
 from .messages import Outgoing, Source
 
 __all__ = [
-    "SOURCE_MARK_PREFIX",
+    "POSITION_PREFIX",
     "WATERMARK_PREFIX",
     "Alarms",
     "IntakeBatch",
     "intake_partition",
     "slice_key",
-    "source_mark_key",
 ]
 
 
 #: table key of a partition's watermark, beside the entries: ``~watermark|3``
 WATERMARK_PREFIX: Final = "~watermark|"
-#: table key of the highest source offset folded from one agency partition into one intake
-#: partition: ``~source|3|hub.inbound.000.00.15.H29|0``
-SOURCE_MARK_PREFIX: Final = "~source|"
-
-
-def source_mark_key(partition: int, source: str) -> str:
-    return f"{SOURCE_MARK_PREFIX}{partition}|{source}"
+#: table key of the last intake offset a partition's batches folded and persisted: ``~position|3``
+POSITION_PREFIX: Final = "~position|"
 
 
 def intake_partition(code: str, partitions: int) -> int:
@@ -118,9 +112,9 @@ class IntakeBatch:
     alarms: Alarms
     #: partition → watermark, as persisted before this batch (updated in place)
     watermarks: dict[int, datetime]
-    #: (intake partition, "inbound topic|partition") → the highest source offset folded there
-    #: (updated in place; see ``offer``)
-    source_marks: dict[tuple[int, str], int] = field(default_factory=dict)
+    #: partition → the last intake offset folded (updated in place, persisted with the
+    #: watermarks; see ``Handlers.dossier_batch`` for what it guards against)
+    positions: dict[int, int] = field(default_factory=dict)
 
     messages: list[Outgoing] = field(default_factory=list)
     #: dossier_code → new entry, or None to delete it
@@ -129,34 +123,22 @@ class IntakeBatch:
     slices: dict[str, PartialCounts] = field(default_factory=dict)
     #: partitions whose watermark this batch moved
     moved: set[int] = field(default_factory=set)
+    #: partitions this batch folded records of (their position moved)
+    touched: set[int] = field(default_factory=set)
     redelivered: int = 0
-    #: records the validator sent again (a restart or rebalance), dropped
-    resent: int = 0
-    #: source marks this batch moved
-    marked: set[tuple[int, str]] = field(default_factory=set)
     #: the agency's record behind each record offered, in order (for the latency figures)
     sources: list[Source] = field(default_factory=list)
     #: dossier_code → its intake partition, for every entry in ``entries``
     entry_partition: dict[str, int] = field(default_factory=dict)
     _loaded: dict[str, PartialCounts] = field(default_factory=dict)
 
-    def offer(self, partition: int, code: str, record: IntakeRecord) -> None:
-        """Fold one record.
+    def passed(self, partition: int, offset: int) -> None:
+        """A record of ``partition`` was dealt with (folded, or refused before folding)."""
+        self.positions[partition] = max(self.positions.get(partition, -1), offset)
+        self.touched.add(partition)
 
-        A validator that restarts or loses its partitions in a rebalance sends again the
-        records it had not committed: copies with the same source (agency partition and offset)
-        at new intake offsets. The validator sends each agency partition in order, so a copy is
-        a record whose source offset is not above the highest already folded from that agency
-        partition; it is dropped. (An entry's ``event_id`` check does not suffice: in a replay,
-        event time runs fast and a closed dossier can leave the table before its copy comes.)
-        """
-        mark = (partition, f"{record.source.topic}|{record.source.partition}")
-        seen = self.source_marks.get(mark)
-        if seen is not None and record.source.offset <= seen:
-            self.resent += 1
-            return
-        self.source_marks[mark] = record.source.offset
-        self.marked.add(mark)
+    def offer(self, partition: int, code: str, record: IntakeRecord) -> None:
+        self.passed(partition, record.offset)
         entry = self._entry(code)
         before = self.watermarks.get(partition)
         result = step(entry, record, self.context(before))

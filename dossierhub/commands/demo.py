@@ -1,8 +1,8 @@
 """``dossierhub demo`` — the main job, end to end, on the local stack.
 
 Each stage prints what it did. Stages that later issues add (the simulated city year, the
-processors and sink, the annual report) are named at the end as not yet part of the run, so the
-demo never claims more than it did.
+annual report) are named at the end as not yet part of the run, so the demo never claims more
+than it did.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dossierhub.endpoints import Endpoints
 from dossierhub.settings import Settings
 from dossierhub.stack import Stack, chdb_status
 
-_STAGES = 5
+_STAGES = 6
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,16 +55,32 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     _stage(4, "one example of every agency event type, published through the SDK")
     _publish_examples(settings, endpoints, _indent)
 
-    _stage(5, "stream processors until idle (validator, dossier state, outcomes)")
+    _stage(5, "stream processors and sink until idle (validator, dossier state, aggregates)")
     processors_ok = _run_processors(settings, _indent)
     _topic_counts(endpoints, _indent)
 
+    _stage(6, f"warehouse tables ({settings.effective_warehouse_url})")
+    _warehouse_counts(settings)
+
     print(
         f"\ndemo: done in {time.monotonic() - started:.0f}s. Not yet part of the demo (coming "
-        "with their issues): the simulated city year, aggregates, sink and the annual report.\n"
+        "with their issues): the simulated city year and the annual report.\n"
+        "Query the warehouse with: .venv/bin/dossierhub warehouse query 'SELECT …'\n"
         "Stop the services with: .venv/bin/dossierhub stack down"
     )
     return 0 if processors_ok and all(s.get("healthy") for s in statuses) else 1
+
+
+def _warehouse_counts(settings: Settings) -> None:
+    from sinks.tables import table_specs
+    from sinks.warehouse import connect
+
+    with connect(settings.effective_warehouse_url) as warehouse:
+        rows = [
+            [spec.name, warehouse.query(f"SELECT count() FROM {spec.name}")[0][0]]
+            for spec in table_specs()
+        ]
+    print_table(["table", "rows"], rows)
 
 
 def _apply_topics(endpoints: Endpoints, say: Callable[[str], None]) -> None:

@@ -9,7 +9,10 @@ import threading
 from types import FrameType
 
 from dossierhub.commands._output import print_json
+from dossierhub.errors import HubError
+from dossierhub.monitoring.http import MetricsServer
 from dossierhub.settings import Settings
+from sinks.sink import Sink, SinkOptions, SinkStats
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +40,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="read TOPIC into CANONICAL's table instead of the hub's topics (tests, replays; "
         "repeatable)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9310,
+        metavar="PORT",
+        help="serve /metrics and /healthz on 127.0.0.1:PORT (default 9310, the port "
+        "deploy/prometheus/prometheus.yml scrapes; 0 = a free one)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -56,23 +67,36 @@ def parse_routes(pairs: list[str]) -> dict[str, str] | None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.sink import DEFAULT_GROUP, Sink, SinkOptions
+    from sinks.sink import DEFAULT_GROUP
 
     options = SinkOptions.from_settings(
         settings, routes=parse_routes(args.route), group_id=args.group or DEFAULT_GROUP
     )
     sink = Sink(settings, options)
-    if args.until_idle:
-        stats = sink.run_until_idle(timeout_s=args.timeout)
-    else:
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            print(f"sink: signal {signum}, stopping after the current batch", file=sys.stderr)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        stats = sink.run(stop)
+    server = None
+    try:
+        server = MetricsServer(sink.metrics.render, host="127.0.0.1", port=args.metrics_port)
+        print(f"sink: metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr)
+    except HubError as exc:  # loading matters more than being watched: say so, go on
+        print(f"sink: warning: no /metrics: {exc.one_line()}", file=sys.stderr)
+    try:
+        stats = _load(sink, args)
+    finally:
+        if server is not None:
+            server.close()
     print_json(stats.as_dict())
     return 0
+
+
+def _load(sink: Sink, args: argparse.Namespace) -> SinkStats:
+    if args.until_idle:
+        return sink.run_until_idle(timeout_s=args.timeout)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        print(f"sink: signal {signum}, stopping after the current batch", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return sink.run(stop)

@@ -5,7 +5,8 @@ Per partition, from its samples in the window (newest last), the first rule that
 ``REWIND``  the committed offset went backwards between two samples (a reset, or a consumer
             that lost its commits).
 ``OK``      lag is 0 now. An idle topic at lag 0 is OK however long nothing was committed —
-            Burrow's best-known false alarm is calling that STOP.
+            Burrow's best-known false alarm is calling that STOP. (Also OK, in ``LagWindow``:
+            a Faust app's own table changelogs, which its workers read and never commit.)
 ``STOP``    lag > 0 and the committed offset has not moved for ``stop_after_s`` — or for
             ``stall_after_s`` when no live member owns the partition: nobody is committing.
 ``STALL``   lag > 0 and the committed offset has not moved for ``stall_after_s`` although a
@@ -40,6 +41,7 @@ __all__ = [
     "StatusPolicy",
     "estimate_time_lag",
     "group_status",
+    "is_faust_changelog",
     "partition_status",
 ]
 
@@ -194,4 +196,13 @@ class LagWindow:
         return tuple(self._samples.get((group, topic, partition), ()))
 
     def status(self, group: str, topic: str, partition: int) -> PartitionStatus:
-        return partition_status(self.samples(group, topic, partition), self.policy)
+        samples = self.samples(group, topic, partition)
+        if is_faust_changelog(group, topic) and all(s.committed is None for s in samples):
+            return PartitionStatus.OK
+        return partition_status(samples, self.policy)
+
+
+def is_faust_changelog(group: str, topic: str) -> bool:
+    """A Faust app's table changelog (``<app id>-<table>-changelog``, the app id being the
+    group): its workers are assigned it and read it, but never commit it — not a stall."""
+    return topic.startswith(f"{group}-") and topic.endswith("-changelog")

@@ -10,11 +10,11 @@ The same synthetic lifecycles go through four runs, on two stacks of their own:
   one is stopped mid-stream and the other takes its partitions over; then **uninterrupted** —
   ``run --rebuild``, one worker from start to end.
 
-Every run must end with the same dossier states and the same counts in every aggregate cell of
-every intake partition. Runs over one intake log (crash and replay, scale-out and
-uninterrupted) must agree exactly, down to the offsets each entry and slice remembers; across
-the two stacks the intake offsets differ (a killed validator sends some records again), so the
-states and counts are compared.
+Runs over one intake log must end with the same tables, down to the offsets each entry and
+slice remembers: crash and replay, scale-out and uninterrupted. (The two stacks are not
+compared with each other: a validator killed or rebalanced mid-backlog sends some records
+again, and where a copy comes after its dossier closed and left the table, the fold counts it
+as new — see the processors' README, "Processing guarantee".)
 """
 
 from __future__ import annotations
@@ -128,7 +128,16 @@ def _worker(stack: Stack, *args: str) -> Worker:
     env["DOSSIERHUB_HOME"] = str(stack.settings.home)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dossierhub.cli", "run", "--progress-seconds", "1", *args],
+            [
+                sys.executable,
+                "-m",
+                "dossierhub.cli",
+                "run",
+                "--no-sink",
+                "--progress-seconds",
+                "1",
+                *args,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -206,6 +215,7 @@ def _tables(stack: Stack, app_id: str) -> Tables:
 def _finish(stack: Stack, *args: str) -> None:
     done = run_cli(
         "run",
+        "--no-sink",  # the warehouse is the sink tests' business
         "--until-idle",
         "--idle-seconds",
         "3",
@@ -334,18 +344,6 @@ def test_two_workers_then_one_end_exactly_as_one_uninterrupted_worker(
     )
     assert scaled_out.tables.entries == scaled_out.uninterrupted.entries, _differences(
         scaled_out.tables.entries, scaled_out.uninterrupted.entries
-    )
-
-
-def test_the_crash_and_the_scale_out_agree_on_every_state_and_count(
-    crashed_and_replayed: tuple[Tables, Tables], scaled_out: ScaleOut
-) -> None:
-    crashed, _ = crashed_and_replayed
-    assert crashed.counts == scaled_out.tables.counts, _differences(
-        crashed.counts, scaled_out.tables.counts
-    )
-    assert crashed.states == scaled_out.tables.states, _differences(
-        crashed.states, scaled_out.tables.states
     )
 
 

@@ -179,3 +179,17 @@ def test_window_saved_and_loaded_between_runs(tmp_path: Path) -> None:
     path.write_text("{not json")
     assert list(load_window(path, policy).items()) == []  # a cache: unreadable means empty
     assert list(load_window(tmp_path / "missing.json", policy).items()) == []
+
+
+def test_a_faust_apps_own_changelogs_read_without_commits_are_ok() -> None:
+    window = LagWindow(POLICY)
+    for at in (0.0, 60.0, 120.0):
+        window.add(
+            [
+                PartitionLag("app", "app-dossier_state-changelog", 0, None, 0, 20, assigned=True),
+                PartitionLag("app", "hub.dossier.intake", 0, None, 0, 20, assigned=True),
+            ],
+            at,
+        )
+    assert window.status("app", "app-dossier_state-changelog", 0) == "OK"
+    assert window.status("app", "hub.dossier.intake", 0) == "STALL"  # not a changelog of its

@@ -79,7 +79,6 @@ class _Store:
         self.entries: dict[str, Entry] = {}
         self.slices: dict[str, PartialCounts] = {}
         self.watermarks: dict[int, Any] = {}
-        self.source_marks: dict[tuple[int, str], int] = {}
         #: in the worker's memory: lost in a crash, rebuilt from the entries (``restart``)
         self.alarms = Alarms()
 
@@ -100,7 +99,6 @@ class _Store:
             load_slice=load_slice,
             alarms=self.alarms,
             watermarks=dict(self.watermarks),
-            source_marks=dict(self.source_marks),
         )
 
     def persist(self, batch: IntakeBatch, *, upto: str = "watermarks") -> None:
@@ -116,7 +114,6 @@ class _Store:
         if upto == "entries":
             return
         self.watermarks = dict(batch.watermarks)
-        self.source_marks = dict(batch.source_marks)
 
 
 def _records(n: int, per_day: int = 40) -> list[IntakeRecord]:
@@ -190,25 +187,3 @@ def test_a_received_dossier_is_counted_once_per_dimension_and_window() -> None:
     }
     assert sum(per_day.values()) == len(received) == sum(per_year.values())
     assert day_window(date(2023, 3, 6)).end == date(2023, 3, 7)
-
-
-def test_records_the_validator_sent_again_are_dropped_even_after_their_dossier_left() -> None:
-    # four dossiers a day over two weeks: the first ones are closed and out of the table
-    # (retention) long before the end, when a restarted validator sends them again
-    records = _records(60, per_day=4)
-    reference = _Store()
-    _run(reference, records, size=10)
-    assert not any(r.key.decode() in reference.entries for r in records[:5])  # type: ignore[union-attr]
-
-    store = _Store()
-    _run(store, records, size=10)
-    again = [
-        IntakeRecord(r.raw, r.key, len(records) + n, r.source) for n, r in enumerate(records[:30])
-    ]
-    batch = store.batch()
-    for record in again:
-        batch.offer(0, record.key.decode(), record)  # type: ignore[union-attr]
-    store.persist(batch)
-    assert batch.resent == len(again)
-    assert not batch.messages
-    assert _counts(store) == _counts(reference)
