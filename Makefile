@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup lint typecheck unit integration stack-up stack-down clean
+.PHONY: demo test test-recovery setup lint typecheck unit integration stack-up stack-down clean
 
 demo: setup
 	$(BIN)/dossierhub demo
@@ -20,6 +20,11 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+# the processors' crash and scale-out tests: they fail on a known defect (README, "Processing
+# guarantee"), so `make test` leaves them out until it is fixed
+test-recovery: setup
+	$(BIN)/pytest -m recovery tests/integration/test_processors_recovery.py
 
 unit: setup
 	$(BIN)/pytest tests/unit

@@ -232,22 +232,6 @@ def build_app(
             # What Faust's own changelog callback does: a RocksDB store then recovers from here.
             store.set_persisted_offset(TP(topic, partition), offset)
 
-    async def rewind(rewinds: Mapping[int, int]) -> None:
-        """Read skipped intake records again (``Handlers._skipped_to``) — unless retention
-        deleted them meanwhile: then they are gone, which is said loudly, once."""
-        for partition, offset in rewinds.items():
-            tp = TP(DOSSIER_INTAKE, partition)
-            earliest = (await app.consumer.earliest_offsets(tp)).get(tp, 0)
-            if earliest > offset:
-                _log.error(
-                    "intake[%d]: records %d..%d were deleted by retention before being folded",
-                    partition,
-                    offset,
-                    earliest - 1,
-                )
-                handlers.positions[partition] = earliest - 1
-            await app.consumer.seek(tp, max(offset, earliest))
-
     async def persist(batch: IntakeBatch, events: Sequence[faust.EventT[bytes]]) -> None:
         """Outputs, then slices, then entries, then watermarks, each acknowledged before the
         next (the order ``intake`` relies on after a crash)."""
@@ -307,7 +291,6 @@ def build_app(
                 with _reading_any_partition():
                     batch = await handlers.dossier_batch([event.message for event in events])
                 await persist(batch, events)
-                await rewind(handlers.rewinds)
 
     register_views(app, processors)
     return processors

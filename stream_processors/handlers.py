@@ -77,6 +77,8 @@ class Counters:
     last_persisted_at: float | None = None
     #: intake records whose batch was persisted
     intake_persisted: int = 0
+    #: intake records the consumer went past without any batch folding them
+    skipped: int = 0
 
     def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
@@ -93,6 +95,7 @@ class Counters:
             f" accepted={self.sent[DOSSIER_EVENTS] + canonical}"
             f" dead_lettered={self.sent[DEADLETTER]}"
             f" outcomes={self.sent[DOSSIER_OUTCOMES]} alerts={self.sent[DOSSIER_ALERTS]}"
+            + (f" SKIPPED={self.skipped}" if self.skipped else "")
         )
 
 
@@ -160,8 +163,6 @@ class Handlers:
     watermarks: dict[int, datetime] = field(default_factory=dict)
     #: intake partition → the last offset folded and persisted (``IntakeBatch.positions``)
     positions: dict[int, int] = field(default_factory=dict)
-    #: intake partition → the offset to read again from: the consumer skipped records
-    rewinds: dict[int, int] = field(default_factory=dict)
     alarms: Alarms = field(default_factory=Alarms)
     metrics: StageMetrics = field(default_factory=StageMetrics)
     census: Census = field(default_factory=Census)
@@ -212,10 +213,8 @@ class Handlers:
             watermarks=self.watermarks,
             positions=self.positions,
         )
-        self.rewinds.clear()
         for record in records:
-            if record.partition in self.rewinds or self._skipped_to(record):
-                continue
+            self._check_gap(record)
             raw, key = _bytes(record.value), _bytes(record.key)
             source = self.source_of(record)
             batch.sources.append(source)
@@ -236,27 +235,27 @@ class Handlers:
         self.census.publish(self.metrics)
         return batch
 
-    def _skipped_to(self, record: Record) -> bool:
-        """True when ``record`` comes after a gap: records after the last one folded in its
-        partition were never folded, though the consumer moved past them.
+    def _check_gap(self, record: Record) -> None:
+        """Say so, loudly and once per gap, when ``record`` comes after records of its
+        partition that no batch folded although the consumer moved past them.
 
-        Faust's consumer can do that: after a crash or a rebalance we saw it commit (and then
-        start from) offsets beyond records no batch had processed. The table's own position,
-        persisted with each batch, is the truth: the partition is read again from there
-        (``rewinds``; the agent seeks), and the records of this batch after the gap wait.
+        Faust's consumer does that: a ``kill -9`` test saw a restarted worker start beyond the
+        last record its tables had folded (it had committed, or skipped, offsets no batch had
+        processed). The table's own position, persisted with each batch, shows it. Those
+        records are missing from the projections until they are rebuilt (``run --rebuild``).
         """
         done = self.positions.get(record.partition)
         if done is None or record.offset <= done + 1:
-            return False
-        self.rewinds[record.partition] = done + 1
-        _log.warning(
-            "intake[%d]: record %d follows %d, the last folded: reading again from %d",
+            return
+        self.counters.skipped += record.offset - done - 1
+        _log.error(
+            "intake[%d]: records %d..%d were never folded, but the consumer went past them "
+            "(a Faust consumer skip); the projections miss them until `run --rebuild`",
             record.partition,
-            record.offset,
-            done,
             done + 1,
+            record.offset - 1,
         )
-        return True
+        self.positions[record.partition] = record.offset - 1  # said once
 
     def _load_entry(self, code: str) -> Entry | None:
         stored = self.table.get(code)

@@ -96,7 +96,21 @@ def _consumers(
 
 
 def _warehouse(endpoints: Endpoints) -> str:
-    from sinks.warehouse import connect
+    """Reachable (through the running sink, for an embedded warehouse it holds) and migrated."""
+    from sinks.warehouse import WarehouseError, connect
+    from sinks.warehouse.migrate import migrations
 
-    with connect(endpoints.warehouse_url) as warehouse:
-        return f"{warehouse.backend} {warehouse.version()}"
+    with connect(endpoints.warehouse_url, read_only=True) as warehouse:
+        version = warehouse.version()
+        try:
+            rows = warehouse.query("SELECT DISTINCT version FROM schema_migrations")
+        except WarehouseError:  # no ledger: never migrated
+            rows = []
+    done = {int(row[0]) for row in rows}
+    missing = [f"{m.version:04d}_{m.name}" for m in migrations() if m.version not in done]
+    if missing:
+        raise HubError(
+            f"warehouse {warehouse.backend} {version} is not migrated (missing "
+            f"{', '.join(missing)}): run `dossierhub warehouse migrate`"
+        )
+    return f"{warehouse.backend} {version}, {len(done)} migrations applied"

@@ -162,6 +162,8 @@ def test_same_ddl_insert_and_select_give_identical_rows_on_server_and_chdb(
 def test_unreachable_services_give_one_line_errors_without_traceback(
     stack: Stack, settings: Settings
 ) -> None:
+    migrated = run_cli("warehouse", "migrate", home=settings.home)  # health checks it is
+    assert migrated.returncode == 0, migrated.stderr
     closed = free_port()
     result = run_cli(
         "health",

@@ -1,11 +1,13 @@
-"""The dossier stage's own read position: records after a gap are not folded, and the partition
-is read again from the first record missing (Faust's consumer was seen skipping records)."""
+"""The dossier stage's own read position: a record after records no batch folded is reported
+(Faust's consumer was seen going past records after a crash)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from stream_processors.config import ProcessorConfig
 from stream_processors.handlers import Handlers
@@ -29,16 +31,19 @@ def _handlers(positions: dict[int, int]) -> Handlers:
     return handlers
 
 
-def test_the_next_record_and_redeliveries_follow_on() -> None:
+def test_the_next_record_and_redeliveries_are_no_gap() -> None:
     handlers = _handlers({1: 10})
-    assert not handlers._skipped_to(_Record(1, 11))
-    assert not handlers._skipped_to(_Record(1, 7))  # a redelivery: the fold ignores it
-    assert not handlers._skipped_to(_Record(2, 500))  # never folded here: no position yet
-    assert handlers.rewinds == {}
+    for record in (_Record(1, 11), _Record(1, 7), _Record(2, 500)):  # 2: no position yet
+        handlers._check_gap(record)
+    assert handlers.counters.skipped == 0
 
 
-def test_a_record_after_a_gap_waits_and_the_partition_is_read_again() -> None:
-    handlers = _handlers({1: 10, 3: 4})
-    assert handlers._skipped_to(_Record(1, 13))
-    assert handlers.rewinds == {1: 11}
-    assert not handlers._skipped_to(_Record(3, 5))
+def test_records_the_consumer_went_past_are_counted_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handlers = _handlers({1: 10})
+    handlers._check_gap(_Record(1, 14))
+    handlers._check_gap(_Record(1, 14))  # the same gap, seen again: said once
+    assert handlers.counters.skipped == 3
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "records 11..13 were never folded" in caplog.text
