@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +102,7 @@ def _measure(
     backend: str,
     progress: Progress,
 ) -> dict[str, Any]:
-    local = Settings(
-        home=settings.home,
-        kafka_bootstrap=settings.kafka_bootstrap,
-        registry_url=settings.registry_url,
-        warehouse_url=url,
-        sink_batch_rows=settings.sink_batch_rows,
-        sink_batch_seconds=settings.sink_batch_seconds,
-    )
+    local = replace(settings, warehouse_url=url)
     with connect(url) as warehouse:
         migrate(warehouse)  # outside the timing, as in production
     progress(f"{backend}: sink …")

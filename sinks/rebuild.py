@@ -13,7 +13,7 @@ tables then differ while the views (latest per key) agree.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from dossierhub.settings import Settings
 from sinks.ledger import RANGES_TABLE
@@ -94,12 +94,5 @@ def rebuild(settings: Settings, into_url: str, options: SinkOptions) -> SinkStat
         loaded = int(target.query(f"SELECT count() FROM {RANGES_TABLE}")[0][0])
         if loaded:
             raise NotEmptyError(into_url, f"holds {loaded} range records; rebuild into a fresh one")
-    local = Settings(
-        home=settings.home,
-        kafka_bootstrap=settings.kafka_bootstrap,
-        registry_url=settings.registry_url,
-        warehouse_url=into_url,
-        sink_batch_rows=settings.sink_batch_rows,
-        sink_batch_seconds=settings.sink_batch_seconds,
-    )
+    local = replace(settings, warehouse_url=into_url)
     return Sink(local, options).run_until_idle()
