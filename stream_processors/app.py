@@ -212,7 +212,7 @@ def build_app(
         topic = target.changelog_topic.get_topic_name()
         pending = []
         for partition, key, value in changes:
-            with _writing_for(last[partition]):
+            with _current(last[partition]):
                 if value is None:
                     target.data.pop(key, None)
                 else:
@@ -288,7 +288,7 @@ def build_app(
         await _wait_for(reader, config.reference_wait_s)
         async for events in _batches(stream, config):
             with _whole_batch_or_exit("dossiers"):
-                with _reading_any_partition():
+                with _current(None):  # reads look in every partition
                     batch = await handlers.dossier_batch([event.message for event in events])
                 await persist(batch, events)
 
@@ -346,29 +346,17 @@ def _whole_batch_or_exit(agent: str) -> Iterator[None]:
 
 
 @contextmanager
-def _reading_any_partition() -> Iterator[None]:
-    """Table reads of a batch look in every partition's store.
+def _current(event: faust.EventT[bytes] | None) -> Iterator[None]:
+    """Set the stream's *current event*, from which Faust picks a table's partition.
 
-    A RocksDB-backed table reads a key only from the store of the stream's *current event*'s
-    partition, when one is set; ``take_events`` leaves it at some record of the batch, whose
-    partition is another dossier's. Without a current event the store looks in all of them.
+    - Writes (``event`` a record of the batch): a table write goes to the changelog (and
+      RocksDB) partition of the current event, which ``take_events`` does not set; the writes
+      of a partition are made with a record of that partition.
+    - Reads (``None``): a RocksDB-backed table reads a key only from the current event's
+      partition when one is set, and ``take_events`` leaves it at some record of the batch,
+      another dossier's; with none set, the store looks in all of its partitions.
     """
-    token = _current_event.set(None)
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
-@contextmanager
-def _writing_for(event: faust.EventT[bytes]) -> Iterator[None]:
-    """Table writes of a batch go to the changelog partition of the record they belong to.
-
-    Faust picks a table write's partition (and its RocksDB partition) from the stream's
-    *current event*, which a batch taken with ``take_events`` does not set; this sets it, for
-    the duration of the writes, to a record of the right partition.
-    """
-    token = _current_event.set(weakref.ref(event))
+    token = _current_event.set(None if event is None else weakref.ref(event))
     try:
         yield
     finally:

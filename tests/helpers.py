@@ -6,10 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
 
 from dossierhub.settings import Settings
 from dossierhub.stack import Stack
@@ -61,3 +65,53 @@ def isolated_stack(home: Path) -> Iterator[Stack]:
         yield local
     finally:
         local.down(progress=lambda line: None)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as read back by :func:`read_topic` (a tombstone's value is ``b""``)."""
+
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Record]:
+    """Every record of ``topic`` up to its current end (bounded: no waiting for more)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-read-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        records: list[Record] = []
+        while ends:
+            message = consumer.poll(10)
+            assert message is not None, f"{topic}: no record within 10 s, {ends} left"
+            assert message.error() is None, message.error()
+            partition, offset = message.partition(), message.offset()
+            records.append(
+                Record(
+                    message.key(),
+                    message.value() or b"",
+                    {k: v for k, v in message.headers() or ()},
+                    partition,
+                    offset,
+                )
+            )
+            if offset + 1 >= ends.get(partition, 0):
+                ends.pop(partition, None)
+        return records
+    finally:
+        consumer.close()

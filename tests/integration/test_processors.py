@@ -13,7 +13,7 @@ from typing import Any
 
 import fastavro
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from dossierhub.settings import Settings
@@ -22,19 +22,10 @@ from producers import Publisher
 from schemas import decode, example_event, inbound_topic
 from schemas.registry import SchemaIds
 from schemas.topics import AGGREGATES, DEADLETTER, DOSSIER_EVENTS, DOSSIER_OUTCOMES
-from tests.helpers import run_cli
+from tests.helpers import Record, read_topic, run_cli
 
 # One run of the processors for the whole module: every assertion reads its result.
 pytestmark = pytest.mark.timeout(300)
-
-
-@dataclass(frozen=True)
-class Record:
-    key: bytes | None
-    value: bytes
-    headers: dict[str, bytes]
-    partition: int
-    offset: int
 
 
 @dataclass
@@ -77,45 +68,6 @@ def _resolved(code: str, agency: str, event_id: uuid.UUID, at: datetime) -> dict
     event.update(dossier_code=code, resolved_at=at)
     event["envelope"].update(agency_code=agency, occurred_at=at)
     return event
-
-
-def _read(bootstrap: str, topic: str) -> list[Record]:
-    """Every record of ``topic`` up to its current end (bounded: no waiting for more)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test-read-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {}
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        records: list[Record] = []
-        while ends:
-            message = consumer.poll(10)
-            assert message is not None, f"{topic}: no record within 10 s, {ends} left"
-            assert message.error() is None, message.error()
-            partition, offset = message.partition(), message.offset()
-            records.append(
-                Record(
-                    message.key(),
-                    message.value() or b"",
-                    {k: v for k, v in message.headers() or ()},
-                    partition,
-                    offset,
-                )
-            )
-            if offset + 1 >= ends.get(partition, 0):
-                ends.pop(partition, None)
-        return records
-    finally:
-        consumer.close()
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +135,7 @@ def run(stack: Stack, settings: Settings, applied_contract: None) -> Run:
         home=settings.home,
         timeout=240,
     )
-    inbound = _read(bootstrap, inbound_topic(agency))
+    inbound = read_topic(bootstrap, inbound_topic(agency))
     by_value = {r.value: r for r in inbound}
     published = {label: by_value_of(by_value, label, events) for label in events}
     mine = set(codes.values())
@@ -196,16 +148,16 @@ def run(stack: Stack, settings: Settings, applied_contract: None) -> Run:
         codes=codes,
         published=published,
         inbound=inbound,
-        canonical=of_mine(_read(bootstrap, DOSSIER_EVENTS)),
-        outcomes=of_mine(_read(bootstrap, DOSSIER_OUTCOMES)),
+        canonical=of_mine(read_topic(bootstrap, DOSSIER_EVENTS)),
+        outcomes=of_mine(read_topic(bootstrap, DOSSIER_OUTCOMES)),
         dead_letters=[
             r
-            for r in _read(bootstrap, DEADLETTER)
+            for r in read_topic(bootstrap, DEADLETTER)
             if r.headers.get("dh.source.topic") == inbound_topic(agency).encode()
         ],
         aggregates=[
             r
-            for r in _read(bootstrap, AGGREGATES)
+            for r in read_topic(bootstrap, AGGREGATES)
             if r.key is not None and f"|AGENCY|{agency}|".encode() in r.key
         ],
         stderr=processed.stderr,

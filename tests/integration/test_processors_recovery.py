@@ -44,7 +44,7 @@ from schemas.registry import SchemaIds
 from schemas.topics import DOSSIER_INTAKE, all_topics
 from stream_processors.app import SLICES_TABLE, TABLE_NAME
 from stream_processors.lag import all_caught_up, group_lag
-from tests.helpers import REPO, isolated_stack, run_cli
+from tests.helpers import REPO, isolated_stack, read_topic, run_cli
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.recovery]
 
@@ -180,27 +180,13 @@ def _written(stack: Stack, app_id: str) -> int:
 
 def _changelog(bootstrap: str, topic: str) -> dict[str, Any]:
     """A table as its changelog leaves it: the last value of each key, deletions applied."""
-    ends = {p: end for p, end in _ends(bootstrap, topic).items() if end > 0}
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "test-changelog", "enable.auto.commit": False}
-    )
     table: dict[str, Any] = {}
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        while ends:
-            message = consumer.poll(10)
-            assert message is not None, f"{topic}: no record within 10 s, {ends} left"
-            assert message.error() is None, message.error()
-            key = json.loads(message.key() or b"")  # Faust's JSON key of a str-keyed table
-            value = message.value()
-            if value is None:
-                table.pop(key, None)
-            else:
-                table[key] = json.loads(value)
-            if message.offset() + 1 >= ends.get(message.partition(), 0):
-                ends.pop(message.partition(), None)
-    finally:
-        consumer.close()
+    for record in read_topic(bootstrap, topic):
+        key = json.loads(record.key or b"")  # Faust's JSON key of a str-keyed table
+        if record.value:
+            table[key] = json.loads(record.value)
+        else:  # a tombstone
+            table.pop(key, None)
     return table
 
 
