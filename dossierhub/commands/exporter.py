@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
+import signal
 import time
 
+from dossierhub.commands._stopping import stop_requested
 from dossierhub.endpoints import Endpoints
 from dossierhub.errors import HubError
 from dossierhub.monitoring import LagMetrics, LagMonitor, LagReader, policy_from
@@ -50,21 +51,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return True, f"last reading {age:.1f}s ago"
         return False, "no successful lag reading in the last three intervals"
 
-    stop = threading.Event()
-    with MetricsServer(metrics.render, host=args.host, port=args.port, health=health) as server:
+    with (
+        stop_requested(signal.SIGINT) as stop,
+        MetricsServer(metrics.render, host=args.host, port=args.port, health=health) as server,
+    ):
         # the URL on stdout, flushed: a supervisor (or a test) waits for this line
         print(f"exporter: serving {server.url}/metrics", flush=True)
-        try:
-            while not stop.is_set():
-                started = time.monotonic()
-                try:
-                    metrics.update(monitor.poll())
-                    last_ok[0] = time.monotonic()
-                except HubError as exc:
-                    metrics.poll_errors.inc()
-                    _log.warning("lag reading failed: %s", exc.one_line())
-                metrics.poll_seconds.set(time.monotonic() - started)
-                stop.wait(max(0.0, args.interval - (time.monotonic() - started)))
-        except KeyboardInterrupt:
-            return 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                metrics.update(monitor.poll())
+                last_ok[0] = time.monotonic()
+            except HubError as exc:
+                metrics.poll_errors.inc()
+                _log.warning("lag reading failed: %s", exc.one_line())
+            metrics.poll_seconds.set(time.monotonic() - started)
+            stop.wait(max(0.0, args.interval - (time.monotonic() - started)))
     return 0

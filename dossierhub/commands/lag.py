@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
 from dossierhub.commands._output import print_json, print_table
+from dossierhub.commands._stopping import stop_requested
 from dossierhub.endpoints import Endpoints
 from dossierhub.monitoring import GroupStatus, LagMonitor, LagReader, LagReport, policy_from
 from dossierhub.monitoring.state import load_window, save_window, window_path
@@ -62,8 +64,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _warn_missing(report, args.group)
         return 1 if any(g.status == GroupStatus.ERR for g in report.groups) else 0
     monitor = LagMonitor(reader, policy, groups=args.group)
-    try:
-        while True:
+    with stop_requested(signal.SIGINT) as stop:
+        while not stop.is_set():
             report = monitor.poll()
             if args.format == "json":
                 print(json.dumps(report.as_dict(), ensure_ascii=False), flush=True)
@@ -72,9 +74,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                     print(_CLEAR, end="")
                 _print(report, "table")
                 print(f"\n(every {args.interval:g}s, Ctrl-C to stop)", flush=True)
-            time.sleep(args.interval)
-    except KeyboardInterrupt:
-        return 0
+            stop.wait(args.interval)
+    return 0
 
 
 def _print(report: LagReport, fmt: str) -> None:

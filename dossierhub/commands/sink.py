@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
-from types import FrameType
 
 from dossierhub.commands._output import print_json
+from dossierhub.commands._stopping import stop_requested
 from dossierhub.errors import HubError
 from dossierhub.monitoring.http import MetricsServer
 from dossierhub.settings import Settings
@@ -91,12 +90,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _load(sink: Sink, args: argparse.Namespace) -> SinkStats:
     if args.until_idle:
         return sink.run_until_idle(timeout_s=args.timeout)
-    stop = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def say(signum: int) -> None:
         print(f"sink: signal {signum}, stopping after the current batch", file=sys.stderr)
-        stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return sink.run(stop)
+    with stop_requested(signal.SIGTERM, signal.SIGINT, say=say) as stop:
+        return sink.run(stop)
