@@ -11,13 +11,19 @@ from typing import Any
 import pytest
 
 from dossierhub.directory import agency_rows, load_directory, unit_rows
+from dossierhub.settings import Settings
+from dossierhub.stack import Stack
 from dossierhub.stack._process import wait_until
+from producers import Publisher
 from schemas import example_event
+from schemas.registry import SchemaIds
 from schemas.topics import CATALOG_EVENTS, REFERENCE_EVENTS
 from sinks.rows import TableRows
+from sinks.sink import Sink, SinkOptions
 from sinks.tables import table_for
 from sinks.warehouse import Warehouse, connect
 from sinks.warehouse.migrate import migrate
+from tests.sink_helpers import create_topic
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -215,3 +221,49 @@ def test_seeding_is_idempotent_and_exact_after_an_interrupted_seed(warehouse_url
         assert warehouse.query(record)[0][0] == 1
     files = (unit_rows(), agency_rows())
     assert seeded == sum(len(rows) for rows in files)  # every data row of the reference files
+
+
+@pytest.mark.usefixtures("applied_contract")
+def test_reference_and_catalog_events_loaded_by_the_sink(
+    stack: Stack, settings: Settings, warehouse_url: str
+) -> None:
+    """The same views over events the sink loads from Kafka (published with the SDK)."""
+    suffix = uuid.uuid4().hex[:10]
+    catalog, reference = f"test.catalog.{suffix}", f"test.reference.{suffix}"
+    unit = _event(
+        "AdministrativeUnitChanged",
+        unit_code="26734",
+        name="Phường Tân Định",
+        type="WARD",
+        parent_code="760",
+        valid_from=_day("2021-01-01"),
+        valid_to=_day("2024-12-31"),
+        merged_from=[],
+    )
+    for topic, events in ((catalog, _catalog()), (reference, [unit])):
+        create_topic(stack.kafka.bootstrap, topic, partitions=1)
+        with Publisher(
+            "000.00.00.H29",
+            bootstrap=stack.kafka.bootstrap,
+            schema_id_of=SchemaIds.connect(stack.registry.url).id_of,
+            topic=topic,
+        ) as publisher:
+            for event in events:  # the city committee publishes the catalog and the units
+                event["envelope"] = {**event["envelope"], "agency_code": "000.00.00.H29"}
+                publisher.publish(event)
+            publisher.flush()
+    local = Settings(home=settings.home, warehouse_url=warehouse_url)
+    routes = {catalog: CATALOG_EVENTS, reference: REFERENCE_EVENTS}
+    options = SinkOptions.from_settings(local, routes=routes, group_id=catalog)
+    stats = Sink(local, options).run_until_idle(timeout_s=120)
+    assert stats.rows == len(_catalog()) + 1
+    with connect(warehouse_url) as warehouse:
+        assert warehouse.query(IN_FORCE_BY_LEVEL.format(day="2023-06-30")) == [
+            ("DISTRICT", 1),
+            ("PROVINCE", 1),
+        ]
+        assert warehouse.query(ONLINE_BY_LEVEL.format(day="2023-06-30")) == [("FULL", 2)]
+        added = warehouse.query(
+            "SELECT name, type, parent_code, source FROM dim_admin_units WHERE code = '26734'"
+        )
+    assert added == [("Phường Tân Định", "WARD", "760", f"event:{unit['envelope']['event_id']}")]
