@@ -18,6 +18,7 @@ from dossierhub.commands import (
     bench,
     demo,
     health,
+    link,
     publish,
     run,
     schemas,
@@ -31,7 +32,7 @@ from dossierhub.settings import Settings
 
 __all__ = ["main"]
 
-_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo, sink, warehouse)
+_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo, sink, warehouse, link)
 
 
 def build_parser() -> argparse.ArgumentParser:
