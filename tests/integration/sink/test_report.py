@@ -450,3 +450,24 @@ def test_report_command(filled: str, tmp_path: Path) -> None:
     )
     assert html.returncode == 0, html.stderr
     assert page.read_text("utf-8").count('class="chart"') == 4
+
+
+def test_report_while_another_process_holds_the_embedded_warehouse(
+    filled: str, tmp_path: Path
+) -> None:
+    """As while `dossierhub run` holds chDB: the report goes through the loopback server."""
+    if not filled.startswith("chdb://"):
+        pytest.skip("only an embedded warehouse is held by one process")
+    from sinks.warehouse._chdb import ChdbWarehouse
+    from sinks.warehouse.loopback import LoopbackServer
+
+    holder = ChdbWarehouse(filled.removeprefix("chdb://"))
+    server = LoopbackServer(holder).start()
+    try:
+        env = {"DOSSIERHUB_WAREHOUSE_URL": filled}
+        result = run_cli("report", "--year", "2023", "--format", "json", home=tmp_path, env=env)
+    finally:
+        server.close()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == EXPECTED
