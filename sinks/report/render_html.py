@@ -8,6 +8,7 @@ The script marks ``<body data-rendered="ok">`` once every chart has bars of non-
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -158,6 +159,14 @@ def _legend(items: Sequence[tuple[str, str]]) -> str:
     )
 
 
+def _nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 4 or 8 times a power of ten at or above ``value`` (at least 4): its
+    quarters make round ticks."""
+    value = max(value, 4.0)
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(power * f for f in (1, 2, 4, 8, 10) if power * f >= value)
+
+
 def _pct_float(numerator: int, denominator: int) -> float | None:
     value: Decimal | None = percent(numerator, denominator)
     return None if value is None else float(value)
@@ -203,7 +212,7 @@ def _charts(report: AnnualReport) -> list[tuple[str, str, str]]:
         y_range=(0.0, 100.0),
         fmt=_fmt_pct,
     )
-    top = max(charts.backlog, default=0)
+    top = _nice_ceiling(max(charts.backlog, default=0))
     backlog = _bar_chart(
         CHART_IDS[2],
         ["1/1", *_MONTHS],
@@ -212,7 +221,7 @@ def _charts(report: AnnualReport) -> list[tuple[str, str, str]]:
                 LABELS["dossiers.closing_backlog"], "#7b2d8b", [float(v) for v in charts.backlog]
             )
         ],
-        y_range=(0.0, float(top) * 1.1 if top else 1.0),
+        y_range=(0.0, top),
         fmt=_fmt_count,
     )
     procedures = _stacked_bars(
@@ -311,14 +320,14 @@ def render_html(report: AnnualReport, reconciliation: Reconciliation | None = No
     d = report.as_json()["dossiers"]
     p = report.as_json()["procedures"]
 
-    def card(label_key: str, value: object) -> str:
+    def card(label_key: str, value: object, label: str | None = None) -> str:
         if value is None:
             shown = "n/a"
         elif label_key.endswith("_pct"):
             shown = f"{value}%"
         else:
             shown = f"{value:,}"
-        label = escape(LABELS[label_key])
+        label = escape(label or LABELS[label_key])
         return f'<div class="card"><b>{escape(shown)}</b><span>{label}</span></div>'
 
     cards = "".join(
@@ -328,7 +337,11 @@ def render_html(report: AnnualReport, reconciliation: Reconciliation | None = No
             card("dossiers.on_time_rate_pct", d["on_time_rate_pct"]),
             card("dossiers.online_rate_pct", d["online_rate_pct"]),
             card("dossiers.closing_backlog", d["closing_backlog"]),
-            card("procedures.in_force.total", p["in_force"]["total"]),
+            card(
+                "procedures.in_force.total",
+                p["in_force"]["total"],
+                "TTHC có hiệu lực / Procedures in force",
+            ),
             card("procedures.online.rate_pct", p["online"]["rate_pct"]),
         )
     )
