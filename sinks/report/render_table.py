@@ -120,9 +120,16 @@ def render_reconciliation(reconciliation: Reconciliation) -> str:
     ]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
     lines = [title, "=" * len(title)]
-    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in table:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    numeric = (False, False, True, True, True, False)  # counts read best right-aligned
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(cells, widths, numeric, strict=True)
+        ).rstrip()
+
+    lines.append(line(headers))
+    lines.extend(line(row) for row in table)
     mismatches = reconciliation.mismatches
     unexplained = [c for c in mismatches if not c.explained]
     lines.append(
