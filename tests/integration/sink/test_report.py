@@ -23,7 +23,7 @@ from sinks.rows import TableRows
 from sinks.tables import table_for
 from sinks.warehouse import Warehouse, connect
 from sinks.warehouse.migrate import migrate
-from tests.helpers import run_cli
+from tests.helpers import REPO, run_cli
 
 pytestmark = pytest.mark.timeout(300)
 UTC = dt.UTC
@@ -366,16 +366,27 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.clickhouse.url.rsplit("/", 1)[0] + f"/{database}"
 
 
-@pytest.fixture
-def filled(warehouse_url: str) -> str:
+def _fill(url: str) -> str:
     events = _Events()
     _catalog(events)
     _dossiers(events)
     _feedback(events)
-    with connect(warehouse_url) as warehouse:
+    with connect(url) as warehouse:
         migrate(warehouse)
         events.write(warehouse)
-    return warehouse_url
+    return url
+
+
+@pytest.fixture
+def filled(warehouse_url: str) -> str:
+    return _fill(warehouse_url)
+
+
+@pytest.fixture
+def filled_chdb(tmp_path: Path) -> str:
+    """For the tests of what does not depend on the backend (the command's arguments, the
+    embedded warehouse's loopback)."""
+    return _fill(f"chdb://{tmp_path / 'warehouse'}")
 
 
 def test_every_figure_of_the_year(filled: str) -> None:
@@ -453,11 +464,10 @@ def test_report_command(filled: str, tmp_path: Path) -> None:
 
 
 def test_report_while_another_process_holds_the_embedded_warehouse(
-    filled: str, tmp_path: Path
+    filled_chdb: str, tmp_path: Path
 ) -> None:
     """As while `dossierhub run` holds chDB: the report goes through the loopback server."""
-    if not filled.startswith("chdb://"):
-        pytest.skip("only an embedded warehouse is held by one process")
+    filled = filled_chdb
     from sinks.warehouse._chdb import ChdbWarehouse
     from sinks.warehouse.loopback import LoopbackServer
 
@@ -471,3 +481,25 @@ def test_report_while_another_process_holds_the_embedded_warehouse(
         holder.close()
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == EXPECTED
+
+
+def test_report_command_reconciles_and_flags_mismatches(filled_chdb: str, tmp_path: Path) -> None:
+    """The small data set is not the city's year: every figure differs; the exit code says so."""
+    env = {"DOSSIERHUB_WAREHOUSE_URL": filled_chdb}
+    published = str(REPO.parent / "shared" / "reference" / "hcmc-2023-published-figures.json")
+    result = run_cli(
+        "report", "--year", "2023", "--format", "json", "--against", published,
+        "--scale", "0.001", home=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert {k: v for k, v in data.items() if k != "reconciliation"} == EXPECTED
+    rows = {row["published_key"]: row for row in data["reconciliation"]["figures"]}
+    assert rows["dossiers.received"]["expected"] == 22583
+    assert rows["dossiers.received"]["computed"] == 10
+    assert rows["dossiers.received"]["match"] is False
+    assert data["reconciliation"]["scale"] == "0.001"
+
+    no_file = run_cli("report", "--year", "2023", "--scale", "0.001", home=tmp_path, env=env)
+    assert no_file.returncode == 2
+    assert "--against" in no_file.stderr
