@@ -75,7 +75,8 @@ def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
         apology_letters=_count(
             warehouse,
             "SELECT uniqExact(event_id) FROM events_dossier WHERE event_type = 'ApologyIssued'"
-            f" AND {window.contains('issued_at')}",
+            f" AND {window.contains('issued_at')}"
+            " AND exemption_reason IS NULL",  # a recorded exemption is no letter
         ),
     )
     return AnnualReport(
@@ -229,6 +230,7 @@ def _received_by_month(warehouse: Warehouse, window: _Window) -> list[tuple[int,
         " argMin(ifNull(channel, ''), received_at) AS ch"
         " FROM events_dossier"
         f" WHERE event_type = 'DossierReceived' AND {window.contains('received_at')}"
+        " AND ifNull(carried_over, 0) = 0"  # backlog loaded into the books: not received now
         " GROUP BY dossier_code)"
         " GROUP BY month"
     )

@@ -206,13 +206,17 @@ def _resolve(
 
 
 def _dossiers(events: _Events) -> None:
-    """2023: opening backlog 4, received 10 (6 online), resolved 5 on time + 3 overdue,
-    withdrawn 2, closing backlog 4, apology letters 3, overdue with an apology 2 of 3."""
+    """2023: opening backlog 5, received 10 (6 online), resolved 5 on time + 3 overdue,
+    withdrawn 2, closing backlog 5, apology letters 3, overdue with an apology 2 of 3."""
     # the opening backlog: received in 2022, open on 1 January
     for code in ("B1", "B2", "B3"):
         _dossier(events, code, _local(2022, 12, 5))
     # 20:00 local on 31 December 2022 (13:00 UTC): the previous year, so backlog, not received
     _dossier(events, "B4", _local(2022, 12, 31, 20))
+    # loaded into the books when the hub opened: received in 2022, the event in 2023
+    carried = _dossier(events, "B5", _local(2022, 10, 1))
+    carried.update(carried_over=True)
+    carried["envelope"]["occurred_at"] = _local(2023, 1, 1, 0)
     _dossier(events, "B0", _local(2022, 11, 1))
     _resolve(events, "B0", _local(2022, 12, 1), "ON_TIME")  # closed before the year
     # received in 2023; N1 at 03:00 local on 1 January, which is still 2022 in UTC
@@ -265,6 +269,14 @@ def _dossiers(events: _Events) -> None:
         ("N9", _local(2023, 9, 20)),
     ):
         events.add(DOSSIER_EVENTS, "ApologyIssued", at, dossier_code=code, issued_at=at)
+    events.add(  # an exemption (no apology owed) is no letter
+        DOSSIER_EVENTS,
+        "ApologyIssued",
+        _local(2023, 5, 20),
+        dossier_code="N5",
+        issued_at=_local(2023, 5, 20),
+        exemption_reason="FORCE_MAJEURE",
+    )
     events.add(  # a letter of the previous year
         DOSSIER_EVENTS,
         "ApologyIssued",
@@ -316,7 +328,7 @@ EXPECTED: dict[str, Any] = {
         },
     },
     "dossiers": {
-        "opening_backlog": 4,
+        "opening_backlog": 5,
         "received": 10,
         "resolved": 8,
         "resolved_on_time": 5,
@@ -324,7 +336,7 @@ EXPECTED: dict[str, Any] = {
         "on_time_rate_pct": 62.5,
         "overdue_rate_pct": 37.5,
         "withdrawn": 2,
-        "closing_backlog": 4,
+        "closing_backlog": 5,
         "received_online": 6,
         "online_rate_pct": 60,
         "apology_letters": 3,
@@ -333,8 +345,8 @@ EXPECTED: dict[str, Any] = {
     "feedback": {"received": 5, "about_procedures": 2, "out_of_scope": 2},
     "checks": {
         "backlog": {
-            "closing_backlog_by_balance": 4,
-            "closing_backlog_counted": 4,
+            "closing_backlog_by_balance": 5,
+            "closing_backlog_counted": 5,
             "consistent": True,
             "finding": None,
         }
@@ -395,9 +407,9 @@ def test_every_figure_of_the_year(filled: str) -> None:
     assert report.as_json() == EXPECTED
     charts = report.charts
     assert len(charts.backlog) == 13
-    assert (charts.backlog[0], charts.backlog[-1]) == (4, 4)
-    # end of January: B1 resolved, N1 received and resolved; B2, B3, B4 open
-    assert charts.backlog[1] == 3
+    assert (charts.backlog[0], charts.backlog[-1]) == (5, 5)
+    # end of January: B1 resolved, N1 received and resolved; B2, B3, B4, B5 open
+    assert charts.backlog[1] == 4
     assert sum(received for received, _ in charts.online_by_month) == 10
     assert charts.online_by_month[0] == (1, 1)  # N1, received on 1 January local time
     assert charts.on_time_by_level["DISTRICT"][0] == (1, 1)  # B1 in January
@@ -426,8 +438,8 @@ def test_a_dossier_closed_without_an_outcome_is_a_finding(filled: str) -> None:
     with connect(filled) as warehouse:
         events.write(warehouse)
         check = build_report(warehouse, 2023).as_json()["checks"]["backlog"]
-    assert check["closing_backlog_by_balance"] == 4
-    assert check["closing_backlog_counted"] == 3
+    assert check["closing_backlog_by_balance"] == 5
+    assert check["closing_backlog_counted"] == 4
     assert check["consistent"] is False
     assert "difference 1" in check["finding"]
 
