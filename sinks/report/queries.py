@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Final
 
+from dossierhub.errors import HubError
 from sinks.report.catalog import (
     CatalogEvent,
     count_published_items,
@@ -37,7 +38,21 @@ from sinks.report.model import (
 )
 from sinks.warehouse import Row, Warehouse
 
-__all__ = ["build_report"]
+__all__ = ["MissingTablesError", "build_report"]
+
+_TABLES: Final = ("events_catalog", "events_dossier", "events_feedback", "dossier_outcomes")
+
+
+class MissingTablesError(HubError):
+    """The warehouse lacks the tables the report reads (not migrated); names them."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        super().__init__(
+            f"the warehouse has no table {', '.join(missing)}",
+            hint="run `dossierhub warehouse migrate`, then load events (`dossierhub run`)",
+        )
+        self.missing = tuple(missing)
+
 
 _TZ: Final = "'Asia/Ho_Chi_Minh'"
 _PROCEDURE_EVENTS: Final = (
@@ -55,6 +70,15 @@ _ONLINE_EVENTS: Final = (
 
 def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
     """Every figure of the report for local calendar ``year``."""
+    present = {
+        str(row[0])
+        for row in warehouse.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase()"
+            f" AND name IN ({_in_list(_TABLES)})"
+        )
+    }
+    if missing := [table for table in _TABLES if table not in present]:
+        raise MissingTablesError(missing)
     window = _Window(year)
     procedures, by_online_level = _procedures(warehouse, year)
     outcomes = _outcomes(warehouse, window)

@@ -19,6 +19,7 @@ from dossierhub.stack import Stack
 from schemas import example_event
 from schemas.topics import CATALOG_EVENTS, DOSSIER_EVENTS, DOSSIER_OUTCOMES, FEEDBACK_EVENTS
 from sinks.report import build_report
+from sinks.report.queries import MissingTablesError
 from sinks.rows import TableRows
 from sinks.tables import table_for
 from sinks.warehouse import Warehouse, connect
@@ -515,3 +516,11 @@ def test_report_command_reconciles_and_flags_mismatches(filled_chdb: str, tmp_pa
     no_file = run_cli("report", "--year", "2023", "--scale", "0.001", home=tmp_path, env=env)
     assert no_file.returncode == 2
     assert "--against" in no_file.stderr
+
+
+def test_an_unmigrated_warehouse_is_named(warehouse_url: str) -> None:
+    with connect(warehouse_url) as warehouse, pytest.raises(MissingTablesError) as raised:
+        build_report(warehouse, 2023)
+    assert "dossier_outcomes" in raised.value.missing
+    assert raised.value.hint is not None
+    assert "warehouse migrate" in raised.value.hint
