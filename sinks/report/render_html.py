@@ -286,7 +286,8 @@ section p.note{margin:0 0 8px;color:#52606d;font-size:13px}
 .card{background:#fff;border-radius:8px;padding:12px 16px;min-width:160px;
 box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .card b{display:block;font-size:22px} .card span{font-size:12px;color:#52606d}
-svg.chart{width:100%;max-width:960px;height:auto} .grid{stroke:#e4e7eb} .axis{font-size:11px;fill:#52606d}
+svg.chart{width:100%;max-width:960px;height:auto}
+.grid{stroke:#e4e7eb} .axis{font-size:11px;fill:#52606d}
 rect.bar:hover{opacity:.75}
 .legend span{margin-right:14px;font-size:12px}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
