@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dossierhub {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (*_COMMANDS, *_ops_commands()):
+    for module in (*_COMMANDS, *_ops_commands(), *_report_commands()):
         module.register(subparsers)
     return parser
 
@@ -53,6 +53,13 @@ def _ops_commands() -> tuple[ModuleType, ...]:
     from dossierhub.commands import exporter, lag
 
     return (lag, exporter)
+
+
+def _report_commands() -> tuple[ModuleType, ...]:
+    """The annual report, apart for the same reason as the operators' commands."""
+    from dossierhub.commands import report
+
+    return (report,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
