@@ -117,6 +117,18 @@ def changelog_topics(config: ProcessorConfig) -> tuple[TopicSpec, ...]:
     )
 
 
+def _credentials(config: ProcessorConfig) -> faust.SASLCredentials | None:
+    """Faust's (aiokafka's) form of the SASL settings, or None on a plaintext broker."""
+    security = config.kafka_security
+    if not security:
+        return None
+    return faust.SASLCredentials(
+        username=security["sasl.username"],
+        password=security["sasl.password"],
+        mechanism=security["sasl.mechanism"],
+    )
+
+
 def build_app(
     config: ProcessorConfig,
     inbound_topics: Sequence[str],
@@ -136,9 +148,11 @@ def build_app(
         topic_replication_factor=config.replication_factor,
         topic_partitions=_DOSSIER_PARTITIONS,
         consumer_auto_offset_reset="earliest",
-        # web_host only names the URL; web_bind is the address the server listens on.
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        # web_host only names the URL; web_bind is the address the server listens on
+        # (loopback unless DOSSIERHUB_HTTP_HOST says otherwise).
+        web_bind=config.web_host,
+        web_host=config.web_host,
+        broker_credentials=_credentials(config),
         web_port=config.web_port,
         autodiscover=False,
         # A single worker has no one to keep standby copies of the tables for.
@@ -166,7 +180,7 @@ def build_app(
     )
     metrics = handlers.metrics
     watchdog = Watchdog.build(
-        config.kafka_bootstrap,
+        config.kafka_client,
         config.app_id,
         config.lag_policy,
         LagMetrics("local", registry=metrics.registry),
@@ -276,7 +290,7 @@ def build_app(
         _log.warning("no inbound topic exists: the validator has nothing to read")
 
     reader = ReferenceReader(
-        {"bootstrap.servers": config.kafka_bootstrap},
+        config.kafka_client,
         (CATALOG_EVENTS, REFERENCE_EVENTS),
         handlers.reference,
     )

@@ -146,9 +146,25 @@ def service_acls(service: str, *, app_id: str = PROCESSORS_APP_ID) -> frozenset[
 
     read = (Operation.READ, Operation.DESCRIBE)
     if service == "processors":
-        allow(Resource.TOPIC, topics.INBOUND_PREFIX, Pattern.PREFIXED, *read)
+        # DESCRIBE_CONFIGS: `dossierhub run` checks the topics' declared configs at start
+        allow(
+            Resource.TOPIC,
+            topics.INBOUND_PREFIX,
+            Pattern.PREFIXED,
+            *read,
+            Operation.DESCRIBE_CONFIGS,
+        )
         for topic in _HUB_TOPICS:
-            allow(Resource.TOPIC, topic, Pattern.LITERAL, *read, Operation.WRITE)
+            allow(
+                Resource.TOPIC,
+                topic,
+                Pattern.LITERAL,
+                *read,
+                Operation.WRITE,
+                Operation.DESCRIBE_CONFIGS,
+            )
+        # the intake is the processors' own buffer: `dossierhub run` creates it
+        allow(Resource.TOPIC, topics.DOSSIER_INTAKE, Pattern.LITERAL, Operation.CREATE)
         # its tables' changelogs and Faust's own topics (leader, repartition) start with the
         # app id; Faust creates and configures them itself
         allow(Resource.TOPIC, app_id, Pattern.PREFIXED, Operation.ALL)
