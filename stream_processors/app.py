@@ -47,6 +47,7 @@ from schemas.topics import (
     REFERENCE_EVENTS,
     TopicKind,
     TopicSpec,
+    inbound_agency,
 )
 from stream_processors.dossier import WorkingCalendar
 
@@ -54,7 +55,7 @@ from .config import ProcessorConfig
 from .handlers import Counters, Handlers
 from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
-from .messages import HEADER_REASON, Outgoing
+from .messages import HEADER_REASON, Outgoing, Source
 from .reference import ReferenceReader
 from .views import register_views
 from .watchdog import Watchdog
@@ -197,6 +198,8 @@ def build_app(
             metrics.event_out(stage, message.topic)
             if message.topic == DEADLETTER:
                 metrics.dead_letter(stage, _reason(message))
+                if agency := _inbound_agency_of(message):
+                    metrics.rejected_from(agency, _reason(message))
             headers = list(message.headers) or None
             pending.append(
                 await app.producer.send(
@@ -388,6 +391,12 @@ def _fail_stop(reason: str) -> NoReturn:
     _log.critical("processors: %s; exiting without committing (exit 70)", reason)
     logging.shutdown()
     os._exit(70)
+
+
+def _inbound_agency_of(message: Outgoing) -> str | None:
+    """The agency whose inbound topic a dead letter came from (None: another source)."""
+    source = Source.from_headers(message.headers)
+    return None if source is None else inbound_agency(source.topic)
 
 
 def _reason(message: Outgoing) -> str:
