@@ -1,6 +1,6 @@
 """The secured broker (DOSSIERHUB_KAFKA_SECURITY=sasl): SCRAM principals and their ACLs.
 
-One broker of its own for the module, in a temp home on free ports, started as
+One broker (and registry) of its own for the module, in a temp home on free ports, started as
 ``dossierhub stack up`` starts it (which also creates the hub services' principals).
 """
 
@@ -30,8 +30,8 @@ SASL_ENV = {"DOSSIERHUB_KAFKA_SECURITY": "sasl"}
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("secured-stack")
-    local = Stack(Settings(home=home, kafka_security="sasl"))
-    local.up(only=("kafka",), progress=lambda line: None)
+    local = Stack(Settings(home=home, kafka_security="sasl", kafka_heap="512m"))
+    local.up(only=("kafka", "registry"), progress=lambda line: None)
     try:
         admin = TopicAdmin(config(local, ADMIN_USER))
         results = admin.apply(canonical_topics(replication_factor=1))
@@ -211,3 +211,71 @@ def test_processors_read_inbound_and_write_the_hub_topics(secured: Stack) -> Non
 def test_plaintext_client_cannot_reach_the_secured_broker(secured: Stack) -> None:
     error = connection_error({"bootstrap.servers": secured.kafka.bootstrap})
     assert error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN), error
+
+
+def test_the_pipeline_runs_on_least_privilege(secured: Stack) -> None:
+    """Agencies publish as themselves, the processors and the sink run as their own principals:
+    every event an agency sent that the validator accepted reaches the warehouse."""
+    from producers import Publisher
+    from schemas import Family, event_type
+    from schemas.evolution import apply_schemas
+    from schemas.examples import example_events
+    from schemas.registry import Registry, SchemaIds
+    from sinks.warehouse import connect
+
+    home = secured.settings.home
+    assert all(r.ok for r in apply_schemas(Registry(secured.registry.url)))
+    by_agency: dict[str, list[dict[str, object]]] = {}
+    for name, event in example_events().items():
+        if event_type(name).family is not Family.DERIVED:
+            by_agency.setdefault(str(event["envelope"]["agency_code"]), []).append(event)
+    ids = SchemaIds.connect(secured.registry.url)
+    for code, events in by_agency.items():
+        assert run_cli("agencies", "add", code, home=home, env=SASL_ENV).returncode == 0
+        credential = load_kafka_credential(home, f"agency-{code}")
+        publisher = Publisher(
+            code,
+            bootstrap=secured.kafka.bootstrap,
+            schema_id_of=ids.id_of,
+            producer_config=credential.client_config(),
+        )
+        for event in events:
+            publisher.publish(event)
+        assert publisher.flush() == len(events)
+
+    as_processors = {**SASL_ENV, "DOSSIERHUB_KAFKA_USER": "svc-processors"}
+    ran = run_cli(
+        "run",
+        "--no-sink",
+        "--until-idle",
+        "--timeout",
+        "120",
+        "--store",
+        "memory://",
+        home=home,
+        env=as_processors,
+        timeout=180,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "accepted=0 " not in ran.stderr.splitlines()[-1], ran.stderr[-500:]
+
+    warehouse = f"chdb://{home / 'warehouse'}"
+    assert (
+        run_cli(
+            "warehouse", "migrate", home=home, env={"DOSSIERHUB_WAREHOUSE_URL": warehouse}
+        ).returncode
+        == 0
+    )
+    as_sink = {
+        **SASL_ENV,
+        "DOSSIERHUB_KAFKA_USER": "svc-sink",
+        "DOSSIERHUB_WAREHOUSE_URL": warehouse,
+    }
+    sunk = run_cli("sink", "--until-idle", home=home, env=as_sink, timeout=180)
+    assert sunk.returncode == 0, sunk.stderr[-2000:]
+    with connect(warehouse) as loaded:
+        agencies = {
+            row[0] for row in loaded.query("SELECT DISTINCT agency_code FROM events_dossier")
+        }
+    assert agencies, "no dossier event reached the warehouse"
+    assert agencies <= set(by_agency)
