@@ -50,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _ops_commands() -> tuple[ModuleType, ...]:
     """The operators' commands (lag, exporter), kept apart from the list above so that
     branches adding commands there and here merge without touching the same lines."""
-    from dossierhub.commands import exporter, lag
+    from dossierhub.commands import agencies, exporter, lag
 
-    return (lag, exporter)
+    return (lag, exporter, agencies)
 
 
 def _report_commands() -> tuple[ModuleType, ...]:
