@@ -32,6 +32,12 @@ Environment variables (all optional):
                                Default 50000 (throughput in a replay).
 ``DOSSIERHUB_SINK_BATCH_SECONDS`` … or once the oldest buffered message waited this long.
                                Default 1 (latency in quiet hours).
+``DOSSIERHUB_PSEUDONYM_KEY``   the key the publisher SDK pseudonymizes citizens' identifiers
+                               with (HMAC-SHA-256), as hex or base64 (hex is tried first);
+                               at least 16 bytes. Never printed. Default: read from the key file.
+``DOSSIERHUB_PSEUDONYM_KEY_FILE`` a file holding that key as hex or base64 text. Default
+                               ``<home>/secrets/pseudonym.key``, created with 32 random bytes
+                               (mode 600) when neither variable is set and it does not exist.
 =============================  ===============================================================
 """
 
@@ -67,6 +73,8 @@ _KNOWN = {
     "LOG_LEVEL",
     "SINK_BATCH_ROWS",
     "SINK_BATCH_SECONDS",
+    "PSEUDONYM_KEY",
+    "PSEUDONYM_KEY_FILE",
 }
 
 
@@ -89,6 +97,9 @@ class Settings:
     log_level: str = "INFO"
     sink_batch_rows: int = 50_000
     sink_batch_seconds: float = 1.0
+    #: the pseudonymization key as given (hex or base64 text); decoded by producers.pseudonyms
+    pseudonym_key: str | None = field(default=None, repr=False)
+    pseudonym_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,10 +145,16 @@ class Settings:
             values["sink_batch_seconds"] = _positive_float(_PREFIX + "SINK_BATCH_SECONDS", seconds)
         if level := get("LOG_LEVEL"):
             values["log_level"] = level.upper()
+        values.update(_pseudonym_key(get("PSEUDONYM_KEY"), get("PSEUDONYM_KEY_FILE")))
         return cls(**values)  # type: ignore[arg-type]
 
     def with_home(self, home: Path) -> Settings:
         return replace(self, home=home)
+
+    @property
+    def effective_pseudonym_key_file(self) -> Path:
+        """Where the pseudonymization key is read from when no key is given inline."""
+        return self.pseudonym_key_file or self.home / "secrets" / "pseudonym.key"
 
     @property
     def default_warehouse_url(self) -> str:
@@ -205,6 +222,21 @@ def _lag_thresholds(stall: str | None, stop: str | None) -> dict[str, float]:
             f"must be at least DOSSIERHUB_LAG_STALL_SECONDS ({stall_s})",
         )
     return {"lag_stall_after_s": stall_s, "lag_stop_after_s": stop_s}
+
+
+def _pseudonym_key(key: str | None, key_file: str | None) -> dict[str, object]:
+    if key and key_file:
+        # Two sources of a secret are one too many: which one hashed last month's data?
+        raise ConfigError(
+            _PREFIX + "PSEUDONYM_KEY",
+            "<redacted>",
+            "set either it or DOSSIERHUB_PSEUDONYM_KEY_FILE, not both",
+        )
+    if key:
+        return {"pseudonym_key": key}
+    if key_file:
+        return {"pseudonym_key_file": Path(key_file).expanduser().resolve()}
+    return {}
 
 
 def _check_heap(name: str, value: str) -> str:

@@ -10,6 +10,10 @@ Envelope fields the file leaves out are filled in: ``agency_code`` (the publishi
 missing ``event_id`` is derived from the line's content (UUIDv5), so publishing the same file
 twice sends the same ids and the hub drops the repeats instead of counting them twice.
 
+A line may carry the applicant's raw ``applicant_id`` (CCCD), ``applicant_name`` and
+``applicant_phone``: they are replaced by their pseudonyms (``applicant_*_hash``) as the line is
+read, so the raw values never go further than this process.
+
 Every line is checked before anything is sent; a bad line is reported with its number and the
 reason (field and value), never with a traceback.
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dossierhub.errors import HubError, ValidationError
+from producers.pseudonyms import Pseudonymizer, replace_raw_fields
 from schemas import event_type, event_type_of, from_json, validate_event
 
 __all__ = ["JsonLinesBatch", "LineError", "read_jsonlines"]
@@ -50,12 +55,21 @@ class JsonLinesBatch:
         return dict(Counter(event["envelope"]["event_type"] for _, event in self.events))
 
 
-def read_jsonlines(path: Path, agency_code: str, producer_system: str) -> JsonLinesBatch:
-    """Parse and validate every line of ``path``; good events and bad lines, in file order."""
+def read_jsonlines(
+    path: Path,
+    agency_code: str,
+    producer_system: str,
+    pseudonymizer: Pseudonymizer | None = None,
+) -> JsonLinesBatch:
+    """Parse and validate every line of ``path``; good events and bad lines, in file order.
+
+    Without a ``pseudonymizer``, a line with a raw identifier is refused.
+    """
     batch = JsonLinesBatch()
     for number, raw in _lines(path):
         try:
-            batch.events.append((number, _event(raw, agency_code, producer_system)))
+            event = _event(raw, agency_code, producer_system, pseudonymizer)
+            batch.events.append((number, event))
         except HubError as exc:
             batch.errors.append(LineError(number, exc.one_line()))
     return batch
@@ -72,7 +86,9 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, raw
 
 
-def _event(raw: bytes, agency_code: str, producer_system: str) -> dict[str, Any]:
+def _event(
+    raw: bytes, agency_code: str, producer_system: str, pseudonymizer: Pseudonymizer | None
+) -> dict[str, Any]:
     if len(raw) > MAX_LINE_BYTES:
         raise ValidationError("<line>", f"{len(raw)} bytes", f"longer than {MAX_LINE_BYTES} bytes")
     try:
@@ -93,13 +109,16 @@ def _event(raw: bytes, agency_code: str, producer_system: str) -> dict[str, Any]
     if not isinstance(envelope, dict):
         raise ValidationError("envelope", envelope, "missing; every event needs one")
     name = event_type_of(data)
+    known = event_type(name)
+    # Hashed first, so that the derived event id and every error message only see pseudonyms.
+    data = dict(replace_raw_fields(data, known, pseudonymizer))
     envelope.setdefault("agency_code", agency_code)
     if envelope["agency_code"] != agency_code:
         raise ValidationError(
             "envelope.agency_code", envelope["agency_code"], f"file is published as {agency_code}"
         )
     envelope.setdefault("producer_system", producer_system)
-    envelope.setdefault("schema_version", event_type(name).schema_version)
+    envelope.setdefault("schema_version", known.schema_version)
     envelope.setdefault("recorded_at", envelope.get("occurred_at"))
     if "event_id" not in envelope:
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
