@@ -26,6 +26,7 @@ from schemas.errors import IncompatibleReaderSchemaError, UndecodableMessageErro
 from schemas.serde import SchemaLookup
 from schemas.topics import DOSSIER_INTAKE, inbound_agency
 
+from .identifiers import find_raw_identifier
 from .messages import Outgoing, Source, dead_letter
 
 __all__ = ["Accepted", "Refusal", "Refused", "check", "read_event", "route", "to_outgoing"]
@@ -43,6 +44,7 @@ class Refusal(StrEnum):
     AGENCY_MISMATCH = "agency_mismatch"  # envelope.agency_code is not the topic's agency
     FUTURE_TIMESTAMP = "future_timestamp"
     INVALID_EVENT = "invalid_event"  # schemas.validate_event refused it
+    RAW_IDENTIFIER = "raw_identifier"  # a free-text field holds something like a CCCD or phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,9 @@ def _check_event(
             f"after the hub's clock ({now.isoformat()})",
             key,
         )
+    # Before validation, whose message could quote a field: this one names the field only.
+    if (raw_identifier := find_raw_identifier(known, event)) is not None:
+        return Refused(Refusal.RAW_IDENTIFIER, raw_identifier.describe(), key)
     try:
         validate_event(event, event_type=known.name)
     except HubError as exc:
