@@ -14,7 +14,16 @@ from schemas import encode, event_type, event_types, example_event
 from schemas.topics import CATALOG_EVENTS, DEADLETTER, DOSSIER_INTAKE, inbound_topic
 from stream_processors.identifiers import find_raw_identifier, free_text_paths
 from stream_processors.messages import Source
-from stream_processors.validator import Accepted, Refusal, Refused, check, read_event, to_outgoing
+from stream_processors.validator import (
+    HEADER_TRUNCATED,
+    MAX_FORWARD_BYTES,
+    Accepted,
+    Refusal,
+    Refused,
+    check,
+    read_event,
+    to_outgoing,
+)
 
 JUSTICE: Final = "000.00.15.H29"
 CITY: Final = "000.00.00.H29"
@@ -303,3 +312,38 @@ def test_codes_and_ids_are_not_free_text() -> None:
     event = example_event("DossierReceived")
     event["receipt_no"] = "079190000001"  # a receipt number may be any digit string
     assert isinstance(verdict(wire(event)), Accepted)
+
+
+# -- records too big to send on --------------------------------------------------------------
+
+
+def test_a_record_too_big_to_forward_is_dead_lettered_cut_short() -> None:
+    raw = b"\x00\x00\x00\x00\x65" + bytes(MAX_FORWARD_BYTES)  # over the limit by its header
+    result = verdict(raw)
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.TOO_LARGE
+    out = to_outgoing(result, raw, Source(inbound_topic(JUSTICE), 0, 3), b"k" * 5000)
+    headers = dict(out.headers)
+    assert out.key is None  # a 5000-byte key is no code: not copied
+    assert raw.startswith(out.value)
+    assert len(out.value) < 100_000
+    assert headers[HEADER_TRUNCATED] == str(len(raw)).encode()
+    assert headers["dh.source.offset"] == b"3"
+
+
+def test_a_valid_event_whose_key_makes_it_too_big_is_not_forwarded() -> None:
+    event = example_event("FeedbackReceived")
+    event["feedback_id"] = "F" * (MAX_FORWARD_BYTES // 2)  # the key, and in the body too
+    result = verdict(wire(event), event["envelope"]["agency_code"])
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.TOO_LARGE
+
+
+def test_a_dead_letter_just_under_the_limit_keeps_every_byte() -> None:
+    raw = b"\x07" + bytes(MAX_FORWARD_BYTES - 1)
+    result = verdict(raw)
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.UNDECODABLE
+    out = to_outgoing(result, raw, Source(inbound_topic(JUSTICE), 0, 4), b"key")
+    assert (out.value, out.key) == (raw, b"key")
+    assert HEADER_TRUNCATED not in dict(out.headers)
