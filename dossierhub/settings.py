@@ -43,6 +43,12 @@ Environment variables (all optional):
 ``DOSSIERHUB_WAREHOUSE_ANALYST_URL`` ``clickhouse://…`` URL ``warehouse query`` connects with;
                                default: the warehouse URL with the local server's read-only
                                ``analyst`` user when its credentials are in the home.
+``DOSSIERHUB_PSEUDONYM_KEY``   the key the publisher SDK pseudonymizes citizens' identifiers
+                               with (HMAC-SHA-256), as hex or base64 (hex is tried first);
+                               at least 16 bytes. Never printed. Default: read from the key file.
+``DOSSIERHUB_PSEUDONYM_KEY_FILE`` a file holding that key as hex or base64 text. Default
+                               ``<home>/secrets/pseudonym.key``, created with 32 random bytes
+                               (mode 600) when neither variable is set and it does not exist.
 =============================  ===============================================================
 """
 
@@ -82,6 +88,8 @@ _KNOWN = {
     "KAFKA_USER",
     "HTTP_HOST",
     "WAREHOUSE_ANALYST_URL",
+    "PSEUDONYM_KEY",
+    "PSEUDONYM_KEY_FILE",
 }
 
 #: the Kafka security modes of ``DOSSIERHUB_KAFKA_SECURITY``
@@ -111,6 +119,9 @@ class Settings:
     kafka_user: str = "hub-admin"
     http_host: str = "127.0.0.1"
     warehouse_analyst_url: str | None = None
+    #: the pseudonymization key as given (hex or base64 text); decoded by producers.pseudonyms
+    pseudonym_key: str | None = field(default=None, repr=False)
+    pseudonym_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -174,10 +185,16 @@ class Settings:
             values["warehouse_analyst_url"] = _check_warehouse_url(analyst)
         if level := get("LOG_LEVEL"):
             values["log_level"] = level.upper()
+        values.update(_pseudonym_key(get("PSEUDONYM_KEY"), get("PSEUDONYM_KEY_FILE")))
         return cls(**values)  # type: ignore[arg-type]
 
     def with_home(self, home: Path) -> Settings:
         return replace(self, home=home)
+
+    @property
+    def effective_pseudonym_key_file(self) -> Path:
+        """Where the pseudonymization key is read from when no key is given inline."""
+        return self.pseudonym_key_file or self.home / "secrets" / "pseudonym.key"
 
     @property
     def default_warehouse_url(self) -> str:
@@ -255,6 +272,21 @@ def _lag_thresholds(stall: str | None, stop: str | None) -> dict[str, float]:
             f"must be at least DOSSIERHUB_LAG_STALL_SECONDS ({stall_s})",
         )
     return {"lag_stall_after_s": stall_s, "lag_stop_after_s": stop_s}
+
+
+def _pseudonym_key(key: str | None, key_file: str | None) -> dict[str, object]:
+    if key and key_file:
+        # Two sources of a secret are one too many: which one hashed last month's data?
+        raise ConfigError(
+            _PREFIX + "PSEUDONYM_KEY",
+            "<redacted>",
+            "set either it or DOSSIERHUB_PSEUDONYM_KEY_FILE, not both",
+        )
+    if key:
+        return {"pseudonym_key": key}
+    if key_file:
+        return {"pseudonym_key_file": Path(key_file).expanduser().resolve()}
+    return {}
 
 
 def _check_heap(name: str, value: str) -> str:

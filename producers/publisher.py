@@ -8,6 +8,9 @@
         publisher.flush()          # returns once every event is acknowledged, or raises
 
 Guarantees:
+- no raw personal data leaves the agency: an event may carry ``applicant_id``,
+  ``applicant_name`` and ``applicant_phone``; they are replaced by their keyed pseudonyms
+  (``*_hash``, see :mod:`producers.pseudonyms`) before anything else looks at the event;
 - nothing invalid is sent: every event is validated against the contract first, and a bad one
   raises :class:`dossierhub.errors.ValidationError` naming the field and the value;
 - nothing is lost silently: the producer is idempotent with ``acks=all``; every delivery report is
@@ -33,6 +36,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from dossierhub.endpoints import Endpoints
 from dossierhub.errors import HubError, ValidationError
 from dossierhub.settings import Settings
+from producers.pseudonyms import Pseudonymizer, replace_raw_fields
 from schemas import EventType, encode, event_type, event_type_of, make_envelope, validate_event
 from schemas.topics import inbound_topic
 
@@ -83,8 +87,11 @@ class Publisher:
         delivery_timeout_s: float = 60.0,
         producer_config: Mapping[str, Any] | None = None,
         topic: str | None = None,
+        pseudonymizer: Pseudonymizer | None = None,
     ) -> None:
         self.agency_code = agency_code
+        #: hashes raw identifiers; without one, an event carrying a raw identifier is refused
+        self.pseudonymizer = pseudonymizer
         #: the agency's inbound topic; only benchmarks and tests send elsewhere
         self.topic = topic or inbound_topic(agency_code)
         self.producer_system = producer_system
@@ -123,6 +130,7 @@ class Publisher:
             schema_id_of=SchemaIds.connect(endpoints.registry_url).id_of,
             producer_system=producer_system,
             delivery_timeout_s=settings.delivery_timeout_s,
+            pseudonymizer=Pseudonymizer.from_settings(settings),
         )
 
     # -- building events --------------------------------------------------------------------
@@ -171,6 +179,7 @@ class Publisher:
         """Validate, encode and send one complete event (envelope included); returns its id."""
         name = event_type_of(event)
         known = event_type(name)
+        event = replace_raw_fields(event, known, self.pseudonymizer)
         envelope = event["envelope"]
         if envelope.get("agency_code") != self.agency_code:
             raise ValidationError(

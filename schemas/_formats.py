@@ -40,6 +40,9 @@ def check_format(fmt: str, path: str, value: str) -> str | None:
     if fmt in ("non_empty", "dossier_code"):
         if not value.strip():
             raise ValidationError(path, value, "must not be empty")
+        # A control character (NUL, a newline…) in a key or code splits or hides its history.
+        if not value.isprintable():
+            raise ValidationError(path, value, "contains a control or invisible character")
         # A key with stray whitespace would split one entity's history over two keys.
         if value != value.strip():
             raise ValidationError(path, value, "has leading or trailing whitespace")
@@ -106,7 +109,7 @@ def _remembered(check: Callable[[str], object]) -> Callable[[str], bool]:
 
 
 def _clean(value: str) -> bool:
-    return value != "" and value.strip() == value
+    return value != "" and value.strip() == value and value.isprintable()
 
 
 _QUICK: Final[Mapping[str, Callable[[str], bool]]] = {

@@ -39,7 +39,11 @@ def to_utc_millis(value: datetime, path: str = "timestamp") -> datetime:
     """``value`` in UTC, truncated to the millisecond; a naive datetime is an error."""
     if value.utcoffset() is None:
         raise ValidationError(path, value, "naive datetime: a timezone is required (use UTC)")
-    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59-23:59 is in year 10000 in UTC
+        raise ValidationError(path, value, "outside the years 1-9999 once in UTC") from exc
+    return utc.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 class _Converter:

@@ -14,10 +14,10 @@ propagates and the caller retries the same record instead of dead-lettering it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from dossierhub.errors import HubError
 from schemas import Family, decode, event_type_by_fullname, peek_schema_id, validate_event
@@ -26,9 +26,32 @@ from schemas.errors import IncompatibleReaderSchemaError, UndecodableMessageErro
 from schemas.serde import SchemaLookup
 from schemas.topics import DOSSIER_INTAKE, inbound_agency
 
+from .identifiers import find_raw_identifier
 from .messages import Outgoing, Source, dead_letter
 
-__all__ = ["Accepted", "Refusal", "Refused", "check", "read_event", "route", "to_outgoing"]
+__all__ = [
+    "HEADER_TRUNCATED",
+    "MAX_FORWARD_BYTES",
+    "Accepted",
+    "Refusal",
+    "Refused",
+    "check",
+    "read_event",
+    "route",
+    "to_outgoing",
+]
+
+#: the most bytes (value and key) the validator forwards. The processors' producer refuses a
+#: request over 1,000,000 bytes (Faust's producer_max_request_size), headers included, and a
+#: record it cannot send stops the worker, on the same record after every restart; the broker
+#: alone would take 1 MiB. The biggest real event is a few KB.
+MAX_FORWARD_BYTES: Final = 900_000
+#: a dead letter of a bigger record keeps this much of it; its source headers point at the rest
+_KEPT_OF_OVERSIZED: Final = 64 * 1024
+#: keys longer than this are not copied onto a dead letter (a key is a code, not a payload)
+_MAX_DEAD_LETTER_KEY: Final = 1024
+#: on a dead letter whose body was cut short: the size of the agency's record, in bytes
+HEADER_TRUNCATED: Final = "dh.truncated_from"
 
 
 class Refusal(StrEnum):
@@ -43,6 +66,8 @@ class Refusal(StrEnum):
     AGENCY_MISMATCH = "agency_mismatch"  # envelope.agency_code is not the topic's agency
     FUTURE_TIMESTAMP = "future_timestamp"
     INVALID_EVENT = "invalid_event"  # schemas.validate_event refused it
+    TOO_LARGE = "too_large"  # more than MAX_FORWARD_BYTES: it could not be sent on
+    RAW_IDENTIFIER = "raw_identifier"  # a free-text field holds something like a CCCD or phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +102,8 @@ def check(
         return Refused(Refusal.NOT_AN_INBOUND_TOPIC, f"{source_topic} is not hub.inbound.<code>")
     if not raw:
         return Refused(Refusal.UNDECODABLE, "empty value (a tombstone or an empty record)")
+    if len(raw) > MAX_FORWARD_BYTES:
+        return Refused(Refusal.TOO_LARGE, _too_large(len(raw)))
     try:
         schema_id = peek_schema_id(raw)
     except UndecodableMessageError as exc:
@@ -100,7 +127,7 @@ def check(
     except IncompatibleReaderSchemaError as exc:
         # One agency's misregistered schema must not stop every agency's stream.
         return Refused(Refusal.INCOMPATIBLE_SCHEMA, exc.reason)
-    return _check_event(
+    verdict = _check_event(
         known,
         event=event,
         schema_id=schema_id,
@@ -108,6 +135,13 @@ def check(
         now=now,
         future_tolerance=future_tolerance,
     )
+    if isinstance(verdict, Accepted) and len(raw) + len(verdict.key.encode()) > MAX_FORWARD_BYTES:
+        return Refused(Refusal.TOO_LARGE, _too_large(len(raw) + len(verdict.key.encode())))
+    return verdict
+
+
+def _too_large(size: int) -> str:
+    return f"{size} bytes with its key, more than the {MAX_FORWARD_BYTES} the hub forwards"
 
 
 def read_event(raw: bytes, lookup: SchemaLookup) -> tuple[EventType, dict[str, Any]]:
@@ -167,6 +201,9 @@ def _check_event(
             f"after the hub's clock ({now.isoformat()})",
             key,
         )
+    # Before validation, whose message could quote a field: this one names the field only.
+    if (raw_identifier := find_raw_identifier(known, event)) is not None:
+        return Refused(Refusal.RAW_IDENTIFIER, raw_identifier.describe(), key)
     try:
         validate_event(event, event_type=known.name)
     except HubError as exc:
@@ -201,4 +238,13 @@ def to_outgoing(
         headers = source.headers() if verdict.topic == DOSSIER_INTAKE else ()
         return Outgoing(verdict.topic, verdict.key.encode(), raw, headers)
     key = verdict.key.encode() if verdict.key is not None else original_key
-    return dead_letter(raw or b"", key, verdict.reason.value, verdict.error, source)
+    if key is not None and len(key) > _MAX_DEAD_LETTER_KEY:
+        key = None
+    body = raw or b""
+    if len(body) <= MAX_FORWARD_BYTES:
+        return dead_letter(body, key, verdict.reason.value, verdict.error, source)
+    # Whole, it could not be sent: keep its start, and say how big it was.
+    letter = dead_letter(
+        body[:_KEPT_OF_OVERSIZED], key, verdict.reason.value, verdict.error, source
+    )
+    return replace(letter, headers=(*letter.headers, (HEADER_TRUNCATED, str(len(body)).encode())))

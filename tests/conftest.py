@@ -38,3 +38,15 @@ def stack(settings: Settings) -> Iterator[Stack]:
 @pytest.fixture
 def topic_name() -> str:
     return f"test.{uuid.uuid4().hex[:12]}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many generated inputs the property and fuzz tests fed the hub (tests/fuzzing.py)."""
+    from tests.fuzzing import TRIED
+
+    if not TRIED:
+        return
+    terminalreporter.section("inputs tried by the property and fuzz tests")
+    for kind, count in sorted(TRIED.items()):
+        terminalreporter.write_line(f"{count:>8}  {kind}")
+    terminalreporter.write_line(f"{sum(TRIED.values()):>8}  in all")

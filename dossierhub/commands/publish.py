@@ -8,6 +8,7 @@ from pathlib import Path
 from dossierhub.commands._output import print_json
 from dossierhub.settings import Settings
 from producers import DeliveryError, Publisher, read_jsonlines
+from producers.pseudonyms import Pseudonymizer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,8 +16,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "publish",
         help="validate and publish a JSON-lines file of events for one agency",
         description="Every line is validated first; bad lines are reported with their number "
-        "and reason. The good ones are published (or none, with --all-or-nothing). Prints a "
-        "JSON summary; exit code 1 if any line was rejected or undelivered.",
+        "and reason. Raw applicant_id / applicant_name / applicant_phone keys are replaced by "
+        "their pseudonyms (DOSSIERHUB_PSEUDONYM_KEY or _KEY_FILE) before anything is sent. "
+        "The good ones are published (or none, with --all-or-nothing). Prints a JSON summary; "
+        "exit code 1 if any line was rejected or undelivered.",
     )
     parser.add_argument("--agency", required=True, help="electronic identifier, e.g. 000.00.15.H29")
     parser.add_argument("--file", required=True, type=Path, help="JSON lines, one event per line")
@@ -32,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    batch = read_jsonlines(args.file, args.agency, args.producer_system)
+    batch = read_jsonlines(
+        args.file, args.agency, args.producer_system, Pseudonymizer.from_settings(settings)
+    )
     summary: dict[str, object] = {
         "agency": args.agency,
         "file": str(args.file),

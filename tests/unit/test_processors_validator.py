@@ -12,8 +12,18 @@ import pytest
 from dossierhub.errors import ServiceUnreachableError
 from schemas import encode, event_type, event_types, example_event
 from schemas.topics import CATALOG_EVENTS, DEADLETTER, DOSSIER_INTAKE, inbound_topic
+from stream_processors.identifiers import find_raw_identifier, free_text_paths
 from stream_processors.messages import Source
-from stream_processors.validator import Accepted, Refusal, Refused, check, read_event, to_outgoing
+from stream_processors.validator import (
+    HEADER_TRUNCATED,
+    MAX_FORWARD_BYTES,
+    Accepted,
+    Refusal,
+    Refused,
+    check,
+    read_event,
+    to_outgoing,
+)
 
 JUSTICE: Final = "000.00.15.H29"
 CITY: Final = "000.00.00.H29"
@@ -189,3 +199,151 @@ def test_read_event_resolves_into_the_current_schema() -> None:
     known, decoded = read_event(wire(event), lookup)
     assert known.name == "DossierReceived"
     assert decoded == event
+
+
+# -- raw citizen identifiers in free text -----------------------------------------------------
+
+#: the free-text fields the guard reads, per event type (an empty list for the rest): a new
+#: string field lands here or not by its name and attributes, and this table makes it visible
+FREE_TEXT: Final = {
+    "PublicationDecisionIssued": ["issuing_authority", "legal_basis[]"],
+    "ProcedurePublished": ["name"],
+    "ProcedureAmended": ["name", "changed_components[]"],
+    "DossierReceptionRefused": ["reason_text"],
+    "DossierSupplementRequested": ["missing_items[]"],
+    "DossierAssigned": ["from_unit", "to_unit"],
+    "DossierStepCompleted": ["step_name", "unit"],
+    "FinancialObligationRequested": ["fees[].description"],
+    "DossierResolved": ["refusal_reason"],
+    "WithdrawalRequested": ["reason_text"],
+    "DossierStopped": ["reason_text"],
+    "ApologyIssued": ["reason_text"],
+    "FeedbackReceived": ["forwarded_from"],
+    "FeedbackRejected": ["reason_text"],
+    "FeedbackForwarded": ["reason_text"],
+    "AgencyRegistered": ["name"],
+    "AgencyChanged": ["name"],
+    "AdministrativeUnitChanged": ["name", "legal_basis"],
+    "WorkingCalendarPublished": ["source"],
+}
+
+
+def test_the_free_text_fields_are_the_prose_ones() -> None:
+    def shown(path: tuple[str | None, ...]) -> str:
+        return ".".join("[]" if step is None else step for step in path).replace(".[]", "[]")
+
+    found = {t.name: [shown(p) for p in free_text_paths(t)] for t in event_types()}
+    assert {name: paths for name, paths in found.items() if paths} == FREE_TEXT
+
+
+def test_the_examples_hold_no_raw_identifier() -> None:
+    for known in event_types():
+        assert find_raw_identifier(known, example_event(known.name)) is None, known.name
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Công dân 079190000001 chưa ký đơn", "CCCD"),
+        ("CCCD:079190000001.", "CCCD"),
+        ("liên hệ 0901234567", "phone"),
+        ("SĐT 0901 234 567", "phone"),
+        ("SĐT 090.123.4567", "phone"),
+        ("gọi +84 901 234 567 để bổ sung", "phone"),
+        ("(+84)901234567", "phone"),
+        ("84901234567", "phone"),
+        ("0084 90 123 4567", "phone"),
+        ("máy bàn 028 3829 1234", "phone"),
+        ("máy bàn 02838291234;", "phone"),
+        ("(028) 3829 1234", "phone"),
+        ("0901-234-567", "phone"),
+    ],
+)
+def test_a_raw_identifier_in_free_text_is_dead_lettered_by_field(text: str, kind: str) -> None:
+    event = example_event("DossierResolved")
+    event.update(decision="REFUSED", refusal_reason=text)
+    result = verdict(wire(event))
+    assert isinstance(result, Refused), result
+    assert result.reason is Refusal.RAW_IDENTIFIER
+    assert result.error.startswith("refusal_reason holds what looks like a raw")
+    assert kind in result.error
+    digits = "".join(c for c in text if c.isdigit())
+    assert digits[-6:] not in result.error  # the value itself is never repeated
+    out = to_outgoing(result, wire(event), Source(inbound_topic(JUSTICE), 0, 1), None)
+    assert dict(out.headers)["dh.reason"] == b"raw_identifier"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hồ sơ không thuộc thẩm quyền tiếp nhận",
+        "Quyết định 1234/QĐ-UBND ngày 05.12.2023 10:30",
+        "Phí 12.090.123.456 đồng",
+        "Lệ phí 1,090,123,456 đồng",
+        "Hồ sơ 000.00.15.H29-230315-0042",
+        "mã 20230315091234",  # 14 digits: a timestamp, not a CCCD
+        "mã 07919000000",  # 11 digits starting 07: neither
+        "HS079190000001",  # glued to a word: a code, not a CCCD on its own
+        "0123456789",  # 012 is no Vietnamese prefix any more
+        "từ 2023-03-15 đến 2023-04-15",
+    ],
+)
+def test_ordinary_free_text_passes(text: str) -> None:
+    event = example_event("DossierResolved")
+    event.update(decision="REFUSED", refusal_reason=text)
+    assert isinstance(verdict(wire(event)), Accepted)
+
+
+def test_every_element_of_nested_free_text_is_read() -> None:
+    event = example_event("FinancialObligationRequested")
+    event["fees"][-1]["description"] = "nộp thay cho ông B, SĐT 0912345678"
+    result = verdict(wire(event))
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.RAW_IDENTIFIER
+    assert result.error.startswith(f"fees[{len(event['fees']) - 1}].description ")
+    supplement = example_event("DossierSupplementRequested")
+    supplement["missing_items"] = ["Bản sao giấy khai sinh", "CCCD số 079190000001"]
+    refused = verdict(wire(supplement))
+    assert isinstance(refused, Refused)
+    assert refused.error.startswith("missing_items[1] ")
+
+
+def test_codes_and_ids_are_not_free_text() -> None:
+    event = example_event("DossierReceived")
+    event["receipt_no"] = "079190000001"  # a receipt number may be any digit string
+    assert isinstance(verdict(wire(event)), Accepted)
+
+
+# -- records too big to send on --------------------------------------------------------------
+
+
+def test_a_record_too_big_to_forward_is_dead_lettered_cut_short() -> None:
+    raw = b"\x00\x00\x00\x00\x65" + bytes(MAX_FORWARD_BYTES)  # over the limit by its header
+    result = verdict(raw)
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.TOO_LARGE
+    out = to_outgoing(result, raw, Source(inbound_topic(JUSTICE), 0, 3), b"k" * 5000)
+    headers = dict(out.headers)
+    assert out.key is None  # a 5000-byte key is no code: not copied
+    assert raw.startswith(out.value)
+    assert len(out.value) < 100_000
+    assert headers[HEADER_TRUNCATED] == str(len(raw)).encode()
+    assert headers["dh.source.offset"] == b"3"
+
+
+def test_a_valid_event_whose_key_makes_it_too_big_is_not_forwarded() -> None:
+    event = example_event("FeedbackReceived")
+    event["feedback_id"] = "F" * (MAX_FORWARD_BYTES // 2)  # the key, and in the body too
+    result = verdict(wire(event), event["envelope"]["agency_code"])
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.TOO_LARGE
+
+
+def test_a_dead_letter_just_under_the_limit_keeps_every_byte() -> None:
+    raw = b"\x07" + bytes(MAX_FORWARD_BYTES - 1)
+    result = verdict(raw)
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.UNDECODABLE
+    out = to_outgoing(result, raw, Source(inbound_topic(JUSTICE), 0, 4), b"key")
+    assert (out.value, out.key) == (raw, b"key")
+    assert HEADER_TRUNCATED not in dict(out.headers)

@@ -22,7 +22,10 @@ _hashes = st.none() | st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
 _instants = st.datetimes(
     min_value=datetime(2015, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
 ).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
-_text = st.text(min_size=1, max_size=40).filter(lambda s: s == s.strip() and s.strip() != "")
+# printable: codes with control characters are refused (schemas/_formats.py)
+_text = st.text(min_size=1, max_size=40).filter(
+    lambda s: s == s.strip() and s.strip() != "" and s.isprintable()
+)
 _dossier_codes = _text | st.from_regex(
     r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}-[0-9]{6}-[0-9]{4}", fullmatch=True
 )
