@@ -40,7 +40,7 @@ from producers.pseudonyms import Pseudonymizer, replace_raw_fields
 from schemas import EventType, encode, event_type, event_type_of, make_envelope, validate_event
 from schemas.topics import inbound_topic
 
-__all__ = ["DeliveryError", "Publisher", "UndeliveredEvent"]
+__all__ = ["DeliveryError", "Publisher", "UndeliveredEvent", "make_producer"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,27 @@ class DeliveryError(HubError):
         self.delivered = delivered
 
 
+def make_producer(
+    bootstrap: str, *, delivery_timeout_s: float, extra: Mapping[str, Any] | None = None
+) -> Producer:
+    """The Kafka producer of the SDK: idempotent, acks=all, batched for throughput."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,  # implies acks=all and ordered, de-duplicated retries
+        "acks": "all",
+        "message.timeout.ms": int(delivery_timeout_s * 1000),
+        "linger.ms": 5,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        "logger": logging.getLogger("dossierhub.librdkafka"),
+    }
+    config.update(extra or {})
+    try:
+        return Producer(config)
+    except KafkaException as exc:
+        raise HubError(f"cannot create a Kafka producer: {exc}") from exc
+
+
 class Publisher:
     """Publishes one agency's events to its inbound topic ``hub.inbound.<agency_code>``."""
 
@@ -88,7 +109,10 @@ class Publisher:
         producer_config: Mapping[str, Any] | None = None,
         topic: str | None = None,
         pseudonymizer: Pseudonymizer | None = None,
+        producer: Producer | None = None,
     ) -> None:
+        """``producer``: a Kafka producer shared with other publishers (see ``PublisherFleet``);
+        by default the publisher makes its own from ``bootstrap`` and ``producer_config``."""
         self.agency_code = agency_code
         #: hashes raw identifiers; without one, an event carrying a raw identifier is refused
         self.pseudonymizer = pseudonymizer
@@ -100,21 +124,9 @@ class Publisher:
         self._queued = 0
         self._delivered = 0
         self._delivery_timeout_s = delivery_timeout_s
-        config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,  # implies acks=all and ordered, de-duplicated retries
-            "acks": "all",
-            "message.timeout.ms": int(delivery_timeout_s * 1000),
-            "linger.ms": 5,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-            "logger": logging.getLogger("dossierhub.librdkafka"),
-        }
-        config.update(producer_config or {})
-        try:
-            self._producer = Producer(config)
-        except KafkaException as exc:
-            raise HubError(f"cannot create a Kafka producer: {exc}") from exc
+        self._producer = producer or make_producer(
+            bootstrap, delivery_timeout_s=delivery_timeout_s, extra=producer_config
+        )
 
     @classmethod
     def connect(

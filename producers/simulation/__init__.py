@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
@@ -55,6 +56,8 @@ class Simulation:
         self.calendar = WorkingCalendar(
             extra_days_off=scenario.extra_days_off, make_up_days=scenario.make_up_working_days
         )
+        #: each dossier's drawn fate (on_time, overdue, withdrawn, open), counted as generated
+        self.planned: Counter[str] = Counter()
         self.catalog: Catalog = plan_catalog(
             scenario.procedures,
             year=scenario.year,
@@ -81,6 +84,7 @@ class Simulation:
         dossiers = dossier_events(
             s.dossiers, year=s.year, seed=self.seed, catalog=self.catalog,
             agencies=self.agencies, calendar=self.calendar, pseudonymize=self._pseudonymize,
+            planned=self.planned,
         )  # fmt: skip
         feedback = feedback_events(
             s.feedback, year=s.year, seed=self.seed, city=self.city,

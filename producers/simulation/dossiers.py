@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -136,33 +136,40 @@ class _Agencies:
 
 
 class _Procedures:
-    """Usable procedures per level, each level's list weighted so a few are very common."""
+    """Usable procedures per level, each list weighted so that a few procedures are common."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.by_level: dict[str, list[Procedure]] = {}
         self.online: dict[str, list[Procedure]] = {}
-        self.backlog: dict[str, list[Procedure]] = {}
         for lv in LEVELS:
             usable = catalog.usable(lv)
             if usable:
                 self.by_level[lv] = usable
                 self.online[lv] = [p for p in usable if p.online_at_end] or usable
-                self.backlog[lv] = [
-                    p for p in usable if p.working_days >= _MIN_BACKLOG_WORKING_DAYS
-                ] or usable
+        # A backlog dossier is still within its time on 1 January: a procedure long enough.
+        self.backlog = [
+            p
+            for lv in LEVELS
+            for p in self.by_level.get(lv, ())
+            if p.working_days >= _MIN_BACKLOG_WORKING_DAYS
+        ]
         self.levels = [lv for lv in LEVELS if lv in self.by_level]
         self.level_weights = list(itertools.accumulate(_LEVEL_WEIGHTS[lv] for lv in self.levels))
-        self._weights = {
-            id(lst): list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(lst))))
-            for lists in (self.by_level, self.online, self.backlog)
-            for lst in lists.values()
-        }
+        lists = [*self.by_level.values(), *self.online.values(), self.backlog]
+        self._weights = {id(lst): _popularity(len(lst)) for lst in lists}
 
     def pick(self, rng: random.Random, *, online: bool, backlog: bool) -> Procedure:
-        level = rng.choices(self.levels, cum_weights=self.level_weights)[0]
-        table = self.backlog if backlog else self.online if online else self.by_level
-        candidates = table[level]
+        if backlog:
+            candidates = self.backlog
+        else:
+            level = rng.choices(self.levels, cum_weights=self.level_weights)[0]
+            candidates = (self.online if online else self.by_level)[level]
         return rng.choices(candidates, cum_weights=self._weights[id(candidates)])[0]
+
+
+def _popularity(n: int) -> list[float]:
+    """Cumulative Zipf weights: the first procedures of a list draw most dossiers."""
+    return list(itertools.accumulate(1.0 / (rank + 1) for rank in range(n)))
 
 
 def dossier_events(
@@ -174,8 +181,12 @@ def dossier_events(
     agencies: Sequence[Any],
     calendar: WorkingCalendar,
     pseudonymize: Pseudonymize,
+    planned: Counter[str] | None = None,
 ) -> Iterator[SimEvent]:
-    """Every dossier event of the year (and the backlog's from the year before), time-ordered."""
+    """Every dossier event of the year (and the backlog's from the year before), time-ordered.
+
+    ``planned`` counts each dossier's drawn fate (``Fate`` values) as it is generated.
+    """
     plan = plan_dossiers(targets, year, calendar)
     return _Year(
         targets=targets,
@@ -186,6 +197,7 @@ def dossier_events(
         agencies=agencies,
         calendar=calendar,
         pseudonymize=pseudonymize,
+        planned=Counter() if planned is None else planned,
     ).events()
 
 
@@ -201,11 +213,20 @@ class _Year:
         agencies: Sequence[Any],
         calendar: WorkingCalendar,
         pseudonymize: Pseudonymize,
+        planned: Counter[str],
     ) -> None:
+        self.planned = planned
         self.targets, self.plan, self.year, self.seed = targets, plan, year, seed
         self.calendar = calendar
         self.pseudonymize = pseudonymize
         self.procedures = _Procedures(catalog)
+        if plan.backlog and not self.procedures.backlog:
+            raise ScenarioError(
+                "scenario",
+                "dossiers.opening_backlog",
+                f"no procedure in force all year takes {_MIN_BACKLOG_WORKING_DAYS} working days "
+                "or more, so no dossier of the previous year can still be open on 1 January",
+            )
         self.agencies = _index_agencies(agencies)
         self.rng = stream(seed, "dossier-lives")
         fates = stream(seed, "dossier-fates")
@@ -264,6 +285,7 @@ class _Year:
         backlog = number < self.plan.backlog
         online = False if backlog else self.online.take()
         fate = self._fate(number, day)
+        self.planned[fate.value] += 1
         procedure = self.procedures.pick(rng, online=online, backlog=backlog)
         agency = self._agency(procedure, rng)
         code = self._code(agency, day)

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from schemas._formats import ADMIN_UNIT_CODE
 from stream_processors.dossier import HCMC_TZ, WorkingCalendar
 
 from .dossiers import SimEvent
@@ -23,12 +24,14 @@ def reference_events(
     calendar: WorkingCalendar,
 ) -> Iterator[SimEvent]:
     at = datetime.combine(date(year - 1, 11, 1), time(8), HCMC_TZ)
-    for unit in units:
+    # Units are announced under their GSO codes; those the directory lacks (it marks them) are
+    # left to the warehouse's seed from the directory files.
+    for unit in (u for u in units if _gso(u.code)):
         yield SimEvent(at, city, "AdministrativeUnitChanged", {
             "unit_code": unit.code,
             "name": unit.name,
             "type": unit.type,
-            "parent_code": unit.parent_code,
+            "parent_code": _gso(unit.parent_code),
             "legal_basis": None,
             "valid_from": unit.valid_from,
             "valid_to": unit.valid_to,
@@ -40,7 +43,7 @@ def reference_events(
             "name": agency.name,
             "level": agency.level,
             "parent_code": agency.parent_code,
-            "admin_unit_code": agency.admin_unit_code,
+            "admin_unit_code": _gso(agency.admin_unit_code),
             "valid_from": getattr(agency, "valid_from", None) or date(year - 1, 1, 1),
             "valid_to": getattr(agency, "valid_to", None),
             "successor_code": None,
@@ -50,6 +53,10 @@ def reference_events(
             **_official_calendar(calendar, published),
             "source": "holidays package (Vietnam) with the scenario's decreed days",
         }, f"calendar/{published}")  # fmt: skip
+
+
+def _gso(code: str | None) -> str | None:
+    return code if code is not None and ADMIN_UNIT_CODE.fullmatch(code) else None
 
 
 def _official_calendar(calendar: WorkingCalendar, year: int) -> dict[str, Any]:
