@@ -221,6 +221,9 @@ class _Outcomes:
 def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
     """The latest outcome of each dossier resolved in the year (the processors re-emit one when
     a late fact changes it; the last on the dossier's partition wins, as in v_dossier_outcomes).
+
+    A stopped dossier (withdrawn, not eligible) is classified too, with no ``resolution``: it
+    ended but was not resolved, so it counts in neither on-time nor overdue.
     """
     rows = warehouse.query(
         "SELECT cls, lvl, toMonth(toDate(resolved_on, " + _TZ + ")) AS month, count(), sum(apology)"
@@ -228,9 +231,11 @@ def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
         " argMax(outcome_class, src_offset) AS cls,"
         " argMax(authority_level, src_offset) AS lvl,"
         " argMax(resolved_at, src_offset) AS resolved_on,"
-        " argMax(apology_issued, src_offset) AS apology"
+        " argMax(apology_issued, src_offset) AS apology,"
+        " argMax(ifNull(resolution, ''), src_offset) AS res"
         f" FROM dossier_outcomes WHERE {window.contains('resolved_at')}"
         " GROUP BY dossier_code)"
+        " WHERE res != ''"
         " GROUP BY cls, lvl, month"
     )
     result = _Outcomes()

@@ -264,6 +264,18 @@ def _dossiers(events: _Events) -> None:
             stopped_at=at,
             reason="WITHDRAWN",
         )
+        # the processors classify a stopped dossier too, without a resolution: not resolved
+        events.add(
+            DOSSIER_OUTCOMES,
+            "DossierOutcome",
+            at,
+            dossier_code=code,
+            outcome_class="ON_TIME",
+            resolved_at=at,
+            apology_issued=False,
+            authority_level="PROVINCE",
+            resolution=None,
+        )
     for code, at in (
         ("B2", _local(2023, 2, 1)),
         ("N4", _local(2023, 4, 20)),
