@@ -57,9 +57,9 @@ def _ops_commands() -> tuple[ModuleType, ...]:
 
 def _report_commands() -> tuple[ModuleType, ...]:
     """The annual report, apart for the same reason as the operators' commands."""
-    from dossierhub.commands import report
+    from dossierhub.commands import report, simulate
 
-    return (report,)
+    return (simulate, report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
