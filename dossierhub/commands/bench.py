@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dossierhub.commands._output import print_json
 from dossierhub.endpoints import Endpoints, check_kafka
-from dossierhub.settings import Settings
+from dossierhub.settings import PROJECT_ROOT, Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +51,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only this backend (repeatable; default both)",
     )
     sink.set_defaults(handler=_sink)
+    year = kinds.add_parser(
+        "year",
+        help="a scenario's whole year end to end (simulate, processors, sink, report)",
+        description="On a throwaway broker and registry: publishes the scenario's year, runs "
+        "the processors and the sink until idle, computes the report; prints wall time and "
+        "events/s per stage, peak memory, disk use, report time and exactness.",
+    )
+    year.add_argument(
+        "--scenario", type=Path, default=PROJECT_ROOT / "scenarios" / "hcmc-2023.json"
+    )
+    year.add_argument("--scale", type=float, default=1.0, help="dossier count factor (default 1)")
+    year.add_argument("--seed", type=int, default=1)
+    year.add_argument(
+        "--timeout", type=float, default=6 * 3600, help="seconds allowed per stage (default 6 h)"
+    )
+    year.set_defaults(handler=_year)
+
+
+def _year(args: argparse.Namespace, settings: Settings) -> int:
+    from dossierhub.commands._bench_year import run_year_bench
+
+    result = run_year_bench(
+        args.scenario, scale=args.scale, seed=args.seed, timeout_s=args.timeout, say=_progress
+    )
+    print_json(result)
+    return 0 if result["report_exact"] else 1
 
 
 def _progress(line: str) -> None:
