@@ -79,6 +79,12 @@ class RawIdentifier:
 def find_raw_identifier(known: EventType, event: Mapping[str, Any]) -> RawIdentifier | None:
     """The first free-text field of ``event`` that contains a raw identifier, if any."""
     for path in free_text_paths(known):
+        name = path[0]
+        if len(path) == 1 and name is not None:  # most are: no generator for them
+            text = event.get(name)
+            if type(text) is str and (match := _RAW.search(text)) is not None:
+                return RawIdentifier(name, _KINDS[str(match.lastgroup)])
+            continue
         for where, text in _texts(event, path, ""):
             match = _RAW.search(text)
             if match is not None:
