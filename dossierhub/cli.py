@@ -18,6 +18,7 @@ from dossierhub.commands import (
     bench,
     demo,
     health,
+    link,
     publish,
     run,
     schemas,
@@ -31,7 +32,7 @@ from dossierhub.settings import Settings
 
 __all__ = ["main"]
 
-_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo, sink, warehouse)
+_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo, sink, warehouse, link)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dossierhub {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (*_COMMANDS, *_ops_commands()):
+    for module in (*_COMMANDS, *_ops_commands(), *_report_commands()):
         module.register(subparsers)
     return parser
 
@@ -49,9 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _ops_commands() -> tuple[ModuleType, ...]:
     """The operators' commands (lag, exporter), kept apart from the list above so that
     branches adding commands there and here merge without touching the same lines."""
-    from dossierhub.commands import exporter, lag
+    from dossierhub.commands import agencies, exporter, lag
 
-    return (lag, exporter)
+    return (lag, exporter, agencies)
+
+
+def _report_commands() -> tuple[ModuleType, ...]:
+    """The annual report, apart for the same reason as the operators' commands."""
+    from dossierhub.commands import report
+
+    return (report,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,14 +10,15 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient
 
 from dossierhub.errors import ConfigError, ServiceUnreachableError
 from dossierhub.settings import Settings
 
-__all__ = ["Endpoints", "check_kafka", "check_registry"]
+__all__ = ["Endpoints", "check_kafka", "check_registry", "kafka_security"]
 
 _librdkafka_log = logging.getLogger("dossierhub.librdkafka")
 _librdkafka_log.addHandler(logging.NullHandler())
@@ -29,6 +30,9 @@ class Endpoints:
     kafka_bootstrap: str
     registry_url: str
     warehouse_url: str
+    #: SASL settings of the principal this process connects as (empty: plaintext); never in
+    #: a repr, it holds a password
+    kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def resolve(cls, settings: Settings) -> Endpoints:
@@ -47,16 +51,32 @@ class Endpoints:
                 f"not set and no local stack in {settings.home}",
                 hint="run `dossierhub stack up`, or set it to an external service",
             )
-        return cls(bootstrap, registry, settings.effective_warehouse_url)
+        return cls(bootstrap, registry, settings.effective_warehouse_url, kafka_security(settings))
 
     def kafka_config(self) -> dict[str, object]:
-        """librdkafka settings every client of the hub shares."""
-        return {"bootstrap.servers": self.kafka_bootstrap, "logger": _librdkafka_log}
+        """librdkafka settings every client of the hub shares (with SASL in secured mode)."""
+        return {
+            "bootstrap.servers": self.kafka_bootstrap,
+            "logger": _librdkafka_log,
+            **self.kafka_security,
+        }
 
 
-def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> int:
+def kafka_security(settings: Settings) -> dict[str, str]:
+    """librdkafka's SASL settings for ``DOSSIERHUB_KAFKA_USER`` in sasl mode, else nothing."""
+    if settings.kafka_security != "sasl":
+        return {}
+    from dossierhub.security.credentials import load_kafka_credential
+
+    return load_kafka_credential(settings.home, settings.kafka_user).client_config()
+
+
+def check_kafka(
+    bootstrap: str, timeout_s: float = 5.0, *, security: Mapping[str, str] | None = None
+) -> int:
     """Number of brokers in the cluster at ``bootstrap``, or a one-line unreachable error."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _librdkafka_log})  # type: ignore[dict-item]
+    config = {"bootstrap.servers": bootstrap, "logger": _librdkafka_log, **(security or {})}
+    admin = AdminClient(config)  # type: ignore[arg-type]
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except Exception as exc:  # KafkaException(_TRANSPORT / _TIMED_OUT)

@@ -32,6 +32,17 @@ Environment variables (all optional):
                                Default 50000 (throughput in a replay).
 ``DOSSIERHUB_SINK_BATCH_SECONDS`` … or once the oldest buffered message waited this long.
                                Default 1 (latency in quiet hours).
+``DOSSIERHUB_KAFKA_SECURITY``  ``plaintext`` (default: no authentication, loopback only) or
+                               ``sasl``: SASL/SCRAM-SHA-512 and the StandardAuthorizer with
+                               per-principal ACLs (README, "Security").
+``DOSSIERHUB_KAFKA_USER``      in ``sasl`` mode, the principal this process connects as; its
+                               password is read from ``<home>/credentials/kafka/<user>.json``
+                               (written by ``stack up`` / ``agencies``). Default ``hub-admin``.
+``DOSSIERHUB_HTTP_HOST``       address the hub's HTTP endpoints (processors' web views,
+                               ``/metrics``, ``/healthz``) listen on. Default ``127.0.0.1``.
+``DOSSIERHUB_WAREHOUSE_ANALYST_URL`` ``clickhouse://…`` URL ``warehouse query`` connects with;
+                               default: the warehouse URL with the local server's read-only
+                               ``analyst`` user when its credentials are in the home.
 ``DOSSIERHUB_PSEUDONYM_KEY``   the key the publisher SDK pseudonymizes citizens' identifiers
                                with (HMAC-SHA-256), as hex or base64 (hex is tried first);
                                at least 16 bytes. Never printed. Default: read from the key file.
@@ -51,7 +62,7 @@ from urllib.parse import urlsplit
 
 from dossierhub.errors import ConfigError
 
-__all__ = ["PROJECT_ROOT", "Settings"]
+__all__ = ["KAFKA_SECURITY_MODES", "PROJECT_ROOT", "Settings"]
 
 #: the checkout this package runs from (an editable install keeps the sources here)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +84,16 @@ _KNOWN = {
     "LOG_LEVEL",
     "SINK_BATCH_ROWS",
     "SINK_BATCH_SECONDS",
+    "KAFKA_SECURITY",
+    "KAFKA_USER",
+    "HTTP_HOST",
+    "WAREHOUSE_ANALYST_URL",
     "PSEUDONYM_KEY",
     "PSEUDONYM_KEY_FILE",
 }
+
+#: the Kafka security modes of ``DOSSIERHUB_KAFKA_SECURITY``
+KAFKA_SECURITY_MODES = ("plaintext", "sasl")
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,10 @@ class Settings:
     log_level: str = "INFO"
     sink_batch_rows: int = 50_000
     sink_batch_seconds: float = 1.0
+    kafka_security: str = "plaintext"
+    kafka_user: str = "hub-admin"
+    http_host: str = "127.0.0.1"
+    warehouse_analyst_url: str | None = None
     #: the pseudonymization key as given (hex or base64 text); decoded by producers.pseudonyms
     pseudonym_key: str | None = field(default=None, repr=False)
     pseudonym_key_file: Path | None = None
@@ -143,6 +165,24 @@ class Settings:
             values["sink_batch_rows"] = _positive_int(_PREFIX + "SINK_BATCH_ROWS", rows)
         if seconds := get("SINK_BATCH_SECONDS"):
             values["sink_batch_seconds"] = _positive_float(_PREFIX + "SINK_BATCH_SECONDS", seconds)
+        if security := get("KAFKA_SECURITY"):
+            if security.lower() not in KAFKA_SECURITY_MODES:
+                raise ConfigError(
+                    _PREFIX + "KAFKA_SECURITY", security, "expected plaintext or sasl"
+                )
+            values["kafka_security"] = security.lower()
+        if user := get("KAFKA_USER"):
+            values["kafka_user"] = _check_principal_name(_PREFIX + "KAFKA_USER", user)
+        if http_host := get("HTTP_HOST"):
+            values["http_host"] = http_host
+        if analyst := get("WAREHOUSE_ANALYST_URL"):
+            if not analyst.startswith("clickhouse://"):
+                raise ConfigError(
+                    _PREFIX + "WAREHOUSE_ANALYST_URL",
+                    redact_url(analyst),
+                    "expected clickhouse://user:password@host:port/database",
+                )
+            values["warehouse_analyst_url"] = _check_warehouse_url(analyst)
         if level := get("LOG_LEVEL"):
             values["log_level"] = level.upper()
         values.update(_pseudonym_key(get("PSEUDONYM_KEY"), get("PSEUDONYM_KEY_FILE")))
@@ -171,6 +211,9 @@ class Settings:
             "kafka_bootstrap": self.kafka_bootstrap,
             "registry_url": self.registry_url,
             "warehouse_url": redact_url(self.effective_warehouse_url),
+            "kafka_security": self.kafka_security,
+            "kafka_user": self.kafka_user if self.kafka_security == "sasl" else None,
+            "http_host": self.http_host,
         }
 
 
@@ -189,6 +232,13 @@ def _check_bootstrap(value: str) -> str:
             raise ConfigError(
                 "DOSSIERHUB_KAFKA_BOOTSTRAP", value, "expected host:port[,host:port…]"
             )
+    return value
+
+
+def _check_principal_name(name: str, value: str) -> str:
+    """A principal's name is also a file name under the home: letters, digits, ``.-_`` only."""
+    if not value or not all(c.isalnum() or c in ".-_" for c in value) or value[0] == ".":
+        raise ConfigError(name, value, "expected letters, digits, '.', '-' or '_'")
     return value
 
 

@@ -47,6 +47,7 @@ from schemas.topics import (
     REFERENCE_EVENTS,
     TopicKind,
     TopicSpec,
+    inbound_agency,
 )
 from stream_processors.dossier import WorkingCalendar
 
@@ -54,7 +55,7 @@ from .config import ProcessorConfig
 from .handlers import Counters, Handlers
 from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
-from .messages import HEADER_REASON, Outgoing
+from .messages import HEADER_REASON, Outgoing, Source
 from .reference import ReferenceReader
 from .views import register_views
 from .watchdog import Watchdog
@@ -117,6 +118,18 @@ def changelog_topics(config: ProcessorConfig) -> tuple[TopicSpec, ...]:
     )
 
 
+def _credentials(config: ProcessorConfig) -> faust.SASLCredentials | None:
+    """Faust's (aiokafka's) form of the SASL settings, or None on a plaintext broker."""
+    security = config.kafka_security
+    if not security:
+        return None
+    return faust.SASLCredentials(
+        username=security["sasl.username"],
+        password=security["sasl.password"],
+        mechanism=security["sasl.mechanism"],
+    )
+
+
 def build_app(
     config: ProcessorConfig,
     inbound_topics: Sequence[str],
@@ -136,9 +149,11 @@ def build_app(
         topic_replication_factor=config.replication_factor,
         topic_partitions=_DOSSIER_PARTITIONS,
         consumer_auto_offset_reset="earliest",
-        # web_host only names the URL; web_bind is the address the server listens on.
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        # web_host only names the URL; web_bind is the address the server listens on
+        # (loopback unless DOSSIERHUB_HTTP_HOST says otherwise).
+        web_bind=config.web_host,
+        web_host=config.web_host,
+        broker_credentials=_credentials(config),
         web_port=config.web_port,
         autodiscover=False,
         # A single worker has no one to keep standby copies of the tables for.
@@ -166,7 +181,7 @@ def build_app(
     )
     metrics = handlers.metrics
     watchdog = Watchdog.build(
-        config.kafka_bootstrap,
+        config.kafka_client,
         config.app_id,
         config.lag_policy,
         LagMetrics("local", registry=metrics.registry),
@@ -183,6 +198,8 @@ def build_app(
             metrics.event_out(stage, message.topic)
             if message.topic == DEADLETTER:
                 metrics.dead_letter(stage, _reason(message))
+                if agency := _inbound_agency_of(message):
+                    metrics.rejected_from(agency, _reason(message))
             headers = list(message.headers) or None
             pending.append(
                 await app.producer.send(
@@ -276,7 +293,7 @@ def build_app(
         _log.warning("no inbound topic exists: the validator has nothing to read")
 
     reader = ReferenceReader(
-        {"bootstrap.servers": config.kafka_bootstrap},
+        config.kafka_client,
         (CATALOG_EVENTS, REFERENCE_EVENTS),
         handlers.reference,
     )
@@ -374,6 +391,12 @@ def _fail_stop(reason: str) -> NoReturn:
     _log.critical("processors: %s; exiting without committing (exit 70)", reason)
     logging.shutdown()
     os._exit(70)
+
+
+def _inbound_agency_of(message: Outgoing) -> str | None:
+    """The agency whose inbound topic a dead letter came from (None: another source)."""
+    source = Source.from_headers(message.headers)
+    return None if source is None else inbound_agency(source.topic)
 
 
 def _reason(message: Outgoing) -> str:

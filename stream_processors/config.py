@@ -8,6 +8,7 @@ and ``app.build_app`` passes it explicitly.
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,11 +30,16 @@ class ProcessorConfig:
     registry_url: str
     #: Faust's data directory (its tables' local stores)
     datadir: Path
+    #: librdkafka's SASL settings in secured mode (DOSSIERHUB_KAFKA_SECURITY=sasl), else empty;
+    #: never in a repr (a password)
+    kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: the Faust app id, which is also the consumer group and the prefix of the changelogs
     app_id: str = DEFAULT_APP_ID
     #: table store: ``memory://`` (rebuilt from the changelog at start) or ``rocksdb://``
     store: str = "memory://"
     web_port: int = 6066
+    #: the address the web views (/metrics, /healthz) listen on (DOSSIERHUB_HTTP_HOST)
+    web_host: str = "127.0.0.1"
     replication_factor: int = 1
     #: how far in the future ``occurred_at`` may be (clocks of agency systems drift)
     future_tolerance: timedelta = timedelta(minutes=5)
@@ -78,17 +84,24 @@ class ProcessorConfig:
         return cls(
             kafka_bootstrap=endpoints.kafka_bootstrap,
             registry_url=endpoints.registry_url,
+            kafka_security=dict(endpoints.kafka_security),
             # one directory per app id: Faust names a table's RocksDB files after the table
             # alone, so two apps sharing a directory would read each other's tables
             datadir=settings.home / "processors" / app_id,
             app_id=app_id,
             store=store,
             web_port=free_port() if web_port is None else web_port,
+            web_host=settings.http_host,
             replication_factor=replication_factor,
             future_tolerance=future_tolerance or timedelta(minutes=5),
             lag_policy=policy_from(settings),
             log_level=settings.log_level,
         )
+
+    @property
+    def kafka_client(self) -> dict[str, str]:
+        """librdkafka settings for the processors' own confluent-kafka clients."""
+        return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_security}
 
     @property
     def broker_urls(self) -> list[str]:

@@ -16,7 +16,9 @@ A restart is the cure for a stalled Faust consumer; the ops alert rules page for
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dossierhub.errors import HubError
 from dossierhub.monitoring import (
@@ -46,9 +48,9 @@ class Watchdog:
 
     @classmethod
     def build(
-        cls, kafka_bootstrap: str, group: str, policy: StatusPolicy, metrics: LagMetrics
+        cls, kafka: Mapping[str, Any], group: str, policy: StatusPolicy, metrics: LagMetrics
     ) -> Watchdog:
-        reader = LagReader({"bootstrap.servers": kafka_bootstrap})
+        reader = LagReader(kafka)
         return cls(group, LagMonitor(reader, policy, groups=[group]), metrics)
 
     def check(self) -> GroupStatus:

@@ -101,7 +101,7 @@ async def _watch(
     last_progress = started
     last_watch = started
     idle = IdleWatch(options.idle_seconds, clock=loop.time)
-    kafka = {"bootstrap.servers": processors.config.kafka_bootstrap}
+    kafka = processors.config.kafka_client
     while True:
         await asyncio.sleep(options.check_seconds)
         now = loop.time()

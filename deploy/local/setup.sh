@@ -16,6 +16,10 @@ command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
 # promtool tests the alert rules; the prometheus server scrapes the hub in an integration test
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+# PostgreSQL server binaries: the link tests start a cluster of their own (initdb, pg_ctl)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+# headless Chromium opens the HTML annual report in a test (are the charts drawn?)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 for extra in ${DOSSIERHUB_APT_EXTRA:-}; do
   dpkg -s "$extra" >/dev/null 2>&1 || packages+=("$extra")
 done

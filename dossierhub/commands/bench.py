@@ -63,7 +63,7 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
     from schemas.registry import SchemaIds
 
     endpoints = Endpoints.resolve(settings)
-    check_kafka(endpoints.kafka_bootstrap)
+    check_kafka(endpoints.kafka_bootstrap, security=endpoints.kafka_security)
     result = bench_produce(
         bootstrap=endpoints.kafka_bootstrap,
         schema_id_of=SchemaIds.connect(endpoints.registry_url).id_of,

@@ -124,6 +124,7 @@ def _publish_examples(settings: Settings, endpoints: Endpoints, say: Callable[[s
             bootstrap=endpoints.kafka_bootstrap,
             schema_id_of=ids.id_of,
             delivery_timeout_s=settings.delivery_timeout_s,
+            producer_config=dict(endpoints.kafka_security),  # SASL in secured mode
         )
         for event in events:
             publisher.publish(event)

@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "seconds and serves it at http://HOST:PORT/metrics; /healthz answers 503 while the "
         "last reading failed or is older than three intervals.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--host", help="address to listen on (default: DOSSIERHUB_HTTP_HOST, 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=9308, help="port (default 9308; 0: any)")
     parser.add_argument("--group", action="append", metavar="G", help="only this group (repeat)")
     parser.add_argument("--interval", type=float, default=10.0, metavar="S", help="poll period")
@@ -53,7 +55,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     with (
         stop_requested(signal.SIGINT) as stop,
-        MetricsServer(metrics.render, host=args.host, port=args.port, health=health) as server,
+        MetricsServer(
+            metrics.render, host=args.host or settings.http_host, port=args.port, health=health
+        ) as server,
     ):
         # the URL on stdout, flushed: a supervisor (or a test) waits for this line
         print(f"exporter: serving {server.url}/metrics", flush=True)

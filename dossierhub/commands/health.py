@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     record(
         "kafka",
         endpoints.kafka_bootstrap,
-        lambda: f"{check_kafka(endpoints.kafka_bootstrap, args.timeout)} broker(s)",
+        lambda: f"{_brokers(endpoints, args.timeout)} broker(s)",
     )
     record(
         "registry",
@@ -114,3 +114,7 @@ def _warehouse(endpoints: Endpoints) -> str:
             f"{', '.join(missing)}): run `dossierhub warehouse migrate`"
         )
     return f"{warehouse.backend} {version}, {len(done)} migrations applied"
+
+
+def _brokers(endpoints: Endpoints, timeout_s: float) -> int:
+    return check_kafka(endpoints.kafka_bootstrap, timeout_s, security=endpoints.kafka_security)

@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"processors: app {config.app_id}, "
         f"{'rebuild from the intake log' if args.rebuild else f'{len(inbound)} inbound topic(s)'}, "
-        f"store {config.store}, web http://127.0.0.1:{config.web_port}",
+        f"store {config.store}, web http://{config.web_host}:{config.web_port}",
         file=sys.stderr,
     )
     options = RunOptions(

@@ -74,8 +74,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     sink = Sink(settings, options)
     server = None
     try:
-        server = MetricsServer(sink.metrics.render, host="127.0.0.1", port=args.metrics_port)
-        print(f"sink: metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr)
+        server = MetricsServer(sink.metrics.render, host=settings.http_host, port=args.metrics_port)
+        print(f"sink: metrics on {server.url}/metrics", file=sys.stderr)
     except HubError as exc:  # loading matters more than being watched: say so, go on
         print(f"sink: warning: no /metrics: {exc.one_line()}", file=sys.stderr)
     try:

@@ -72,11 +72,13 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> int:
+    from dossierhub.stack.clickhouse import analyst_url
     from sinks.warehouse import connect
     from sinks.warehouse.readonly import read_only_query
 
-    # read_only: while the hub holds an embedded warehouse, its loopback server answers
-    with connect(settings.effective_warehouse_url, read_only=True) as warehouse:
+    # read_only: while the hub holds an embedded warehouse, its loopback server answers; on a
+    # server, as the read-only analyst user
+    with connect(analyst_url(settings), read_only=True) as warehouse:
         names, rows = read_only_query(warehouse, args.sql)
     if args.format == "json":
         print_json([dict(zip(names, row, strict=True)) for row in rows])

@@ -77,6 +77,13 @@ class StageMetrics:
             ["stage", "reason"],
             registry=r,
         )
+        self.inbound_rejected = Counter(
+            "dossierhub_inbound_rejected",
+            "Inbound records dead-lettered, by the agency whose topic they arrived on and "
+            "dh.reason (agency_mismatch: an event claiming another agency than its topic's).",
+            ["agency", "reason"],
+            registry=r,
+        )
         self.sink_batch_size = Histogram(
             "dossierhub_sink_batch_size",
             "Rows per warehouse insert.",
@@ -132,6 +139,10 @@ class StageMetrics:
 
     def dead_letter(self, stage: str, reason: str, count: int = 1) -> None:
         self.dead_letters.labels(stage, reason).inc(count)
+
+    def rejected_from(self, agency: str, reason: str) -> None:
+        """One record from ``agency``'s inbound topic dead-lettered for ``reason``."""
+        self.inbound_rejected.labels(agency, reason).inc()
 
     def sink_inserted(self, table: str, rows: int, seconds: float) -> None:
         """One committed insert of ``rows`` rows that took ``seconds``."""

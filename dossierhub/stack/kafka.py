@@ -1,4 +1,10 @@
-"""The local Kafka broker: KRaft combined mode, one node, from Maven Central jars."""
+"""The local Kafka broker: KRaft combined mode, one node, from Maven Central jars.
+
+``DOSSIERHUB_KAFKA_SECURITY=sasl`` runs it with SASL/SCRAM-SHA-512 and the StandardAuthorizer:
+the passwords of the broker, the controller listener and the hub's admin are generated into
+``<home>/credentials/kafka`` (mode 600) before the log dir is formatted, and the hub services'
+principals and ACLs are created once the broker answers.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,14 @@ from pathlib import Path
 
 from dossierhub.endpoints import check_kafka
 from dossierhub.errors import ServiceError
+from dossierhub.security.acls import ADMIN_USER, BROKER_USER, CONTROLLER_USER
+from dossierhub.security.credentials import (
+    CredentialsError,
+    KafkaCredential,
+    load_kafka_credential,
+    new_password,
+    save_kafka_credential,
+)
 from dossierhub.settings import Settings
 from dossierhub.stack._service import DEPLOY_LOCAL, Service, render_template
 from dossierhub.stack._toolchain import find_java, maven_fetch
@@ -65,21 +79,103 @@ class KafkaService(Service):
                 return match.group(1)
         return "unknown"
 
+    @property
+    def secured(self) -> bool:
+        return self.settings.kafka_security == "sasl"
+
+    @property
+    def _mode_file(self) -> Path:
+        # which mode the log dir was formatted for: SCRAM users exist only if formatted so
+        return self.dir / "security-mode"
+
     def prepare(self) -> None:
         kafka_classpath(self.settings)
         data = self.dir / "data"
+        formatted = (data / "meta.properties").exists()
+        if formatted:
+            self._check_mode()
+        credentials = self._credentials() if self.secured else {}
+        security = ""
+        if self.secured:
+            sasl = self.dir / "sasl.properties"
+            render_template(
+                DEPLOY_LOCAL / "kafka" / "sasl.properties.in",
+                sasl,
+                broker_user=BROKER_USER,
+                broker_password=credentials[BROKER_USER].password,
+                controller_user=CONTROLLER_USER,
+                controller_password=credentials[CONTROLLER_USER].password,
+                admin_user=ADMIN_USER,
+            )
+            security = sasl.read_text()
+            sasl.unlink()
+        target = self.dir / "server.properties"
         render_template(
             DEPLOY_LOCAL / "kafka" / "server.properties.in",
-            self.dir / "server.properties",
+            target,
             broker_port=self.port,
             controller_port=self.controller_port,
             log_dirs=data,
+            listener="SASL_PLAINTEXT" if self.secured else "PLAINTEXT",
+            controller_protocol="SASL_PLAINTEXT" if self.secured else "PLAINTEXT",
+            security=security,
         )
-        if not (data / "meta.properties").exists():
-            self._format(data)
+        target.chmod(0o600)  # passwords in sasl mode
+        if not formatted:
+            self._format(data, credentials)
 
-    def _format(self, data: Path) -> None:
+    def _check_mode(self) -> None:
+        try:
+            formatted_for = self._mode_file.read_text().strip()
+        except FileNotFoundError:
+            formatted_for = "plaintext"  # formatted before the hub had a secured mode
+        if formatted_for != self.settings.kafka_security:
+            raise ServiceError(
+                self.name,
+                f"the log dir {self.dir / 'data'} was formatted for "
+                f"DOSSIERHUB_KAFKA_SECURITY={formatted_for}, not {self.settings.kafka_security}",
+                hint=f"set it back, or `dossierhub stack down` and remove {self.dir} "
+                "(deletes every topic) to re-format",
+            )
+
+    def _credentials(self) -> dict[str, KafkaCredential]:
+        """The broker's, the controller listener's and the admin's: kept once generated (the
+        formatted log dir holds their SCRAM hashes)."""
+        found: dict[str, KafkaCredential] = {}
+        for user in (BROKER_USER, CONTROLLER_USER, ADMIN_USER):
+            try:
+                found[user] = load_kafka_credential(self.settings.home, user)
+            except CredentialsError:
+                if (self.dir / "data" / "meta.properties").exists() and user != CONTROLLER_USER:
+                    raise
+                found[user] = KafkaCredential(user, new_password())
+                save_kafka_credential(self.settings.home, found[user])
+        return found
+
+    def client_security(self) -> dict[str, str]:
+        """librdkafka settings for the hub's admin (empty in plaintext mode)."""
+        if not self.secured:
+            return {}
+        return load_kafka_credential(self.settings.home, ADMIN_USER).client_config()
+
+    def after_ready(self) -> None:
+        if self.secured:
+            from dossierhub.security.services import provision_services
+
+            config = {"bootstrap.servers": self.bootstrap, **self.client_security()}
+            provision_services(self.settings.home, config)
+
+    def _format(self, data: Path, credentials: dict[str, KafkaCredential]) -> None:
         java = find_java(self.settings.java)
+        scram = [
+            arg
+            for user in (BROKER_USER, ADMIN_USER)
+            if user in credentials
+            for arg in (
+                "--add-scram",
+                f"SCRAM-SHA-512=[name={user},password={credentials[user].password}]",
+            )
+        ]
         result = subprocess.run(
             [
                 java,
@@ -92,13 +188,18 @@ class KafkaService(Service):
                 _cluster_id(),
                 "--config",
                 str(self.dir / "server.properties"),
+                *scram,
             ],
             capture_output=True,
             text=True,
             check=False,
         )
         if result.returncode != 0:
-            raise ServiceError(self.name, f"formatting the log dir failed: {result.stdout[-400:]}")
+            output = (result.stdout + result.stderr)[-400:]
+            for credential in credentials.values():  # never a password in an error message
+                output = output.replace(credential.password, "***")
+            raise ServiceError(self.name, f"formatting the log dir failed: {output}")
+        self._mode_file.write_text(self.settings.kafka_security + "\n")
 
     def launch(self) -> None:
         java = find_java(self.settings.java)
@@ -122,7 +223,7 @@ class KafkaService(Service):
         )
 
     def probe(self) -> str:
-        check_kafka(self.bootstrap, timeout_s=2.0)
+        check_kafka(self.bootstrap, timeout_s=2.0, security=self.client_security())
         return self.version
 
 

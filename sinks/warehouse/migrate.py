@@ -80,7 +80,11 @@ def applied(warehouse: Warehouse) -> dict[int, str]:
 
 
 def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply the migrations not applied yet; returns them (empty when up to date)."""
+    """Apply the migrations not applied yet; returns them (empty when up to date).
+
+    Then seeds the dimension tables from the directory's reference files that are new or changed
+    (:mod:`sinks.warehouse.seed`).
+    """
     done = applied(warehouse)
     ran: list[Migration] = []
     for migration in migrations(directory):
@@ -108,4 +112,9 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migr
             ],
         )
         ran.append(migration)
+    if directory == MIGRATIONS_DIR:
+        from sinks.warehouse.seed import seed_reference
+
+        # the dimensions' seed tables come with 0005; every migrated warehouse gets them filled
+        seed_reference(warehouse)
     return ran

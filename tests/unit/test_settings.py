@@ -45,6 +45,9 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ("DOSSIERHUB_KAFKA_HEAP", "lots", "512m"),
         ("DOSSIERHUB_STARTUP_TIMEOUT", "-3", "positive"),
         ("DOSSIERHUB_KAFKA_BOOTSTRAPP", "h:1", "unknown setting"),
+        ("DOSSIERHUB_KAFKA_SECURITY", "ssl", "plaintext or sasl"),
+        ("DOSSIERHUB_KAFKA_USER", "../admin", "letters, digits"),
+        ("DOSSIERHUB_WAREHOUSE_ANALYST_URL", "chdb:///x", "clickhouse://"),
     ],
 )
 def test_bad_values_name_the_variable_and_value(name: str, value: str, fragment: str) -> None:
@@ -61,6 +64,23 @@ def test_password_never_printed() -> None:
         Settings.from_env({"DOSSIERHUB_WAREHOUSE_URL": "postgres://u:hunter2@h/db"})
     assert "hunter2" not in caught.value.one_line()
     assert redact_url("clickhouse://u:hunter2@h:1/d") == "clickhouse://u:***@h:1/d"
+
+
+def test_security_settings() -> None:
+    default = Settings.from_env({})
+    assert (default.kafka_security, default.http_host) == ("plaintext", "127.0.0.1")
+    secured = Settings.from_env(
+        {
+            "DOSSIERHUB_KAFKA_SECURITY": "SASL",
+            "DOSSIERHUB_KAFKA_USER": "svc-sink",
+            "DOSSIERHUB_HTTP_HOST": "0.0.0.0",
+            "DOSSIERHUB_WAREHOUSE_ANALYST_URL": "clickhouse://analyst:pw@ch:9000/hub",
+        }
+    )
+    assert secured.kafka_security == "sasl"
+    assert secured.kafka_user == "svc-sink"
+    assert secured.http_host == "0.0.0.0"
+    assert secured.warehouse_analyst_url == "clickhouse://analyst:pw@ch:9000/hub"
 
 
 def test_lag_status_thresholds() -> None:

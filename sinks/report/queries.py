@@ -1,0 +1,310 @@
+"""The annual report computed from the warehouse alone (the event tables and the outcomes).
+
+Portable SQL only: every statement runs on Debian's ClickHouse 18.16 and on chDB (no window
+functions, no JSON functions, no DateTime64, no SETTINGS — the loopback server refuses those).
+Year and month boundaries are local (Asia/Ho_Chi_Minh) instants, computed here in Python and
+passed as Unix seconds, so neither engine's time-zone handling of literals is involved; month
+buckets use ``toDate(x, 'Asia/Ho_Chi_Minh')``, which both engines evaluate alike.
+
+Duplicates are harmless by construction: every count is a ``uniqExact`` of the entity (dossier,
+feedback, letter) or a fold that keys by event id, so an event stored twice counts once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Final
+
+from dossierhub.errors import HubError
+from sinks.report.catalog import (
+    CatalogEvent,
+    count_published_items,
+    fold_in_force,
+    fold_online_levels,
+)
+from sinks.report.model import (
+    LEVELS,
+    MONTHS,
+    AnnualReport,
+    BacklogCheck,
+    Charts,
+    DossierFigures,
+    FeedbackFigures,
+    ProcedureFigures,
+    month_ends,
+    year_bounds,
+)
+from sinks.warehouse import Row, Warehouse
+
+__all__ = ["MissingTablesError", "build_report"]
+
+_TABLES: Final = ("events_catalog", "events_dossier", "events_feedback", "dossier_outcomes")
+
+
+class MissingTablesError(HubError):
+    """The warehouse lacks the tables the report reads (not migrated); names them."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        super().__init__(
+            f"the warehouse has no table {', '.join(missing)}",
+            hint="run `dossierhub warehouse migrate`, then load events (`dossierhub run`)",
+        )
+        self.missing = tuple(missing)
+
+
+_TZ: Final = "'Asia/Ho_Chi_Minh'"
+_PROCEDURE_EVENTS: Final = (
+    "ProcedurePublished",
+    "ProcedureAmended",
+    "ProcedureAbolished",
+    "ProcedureReplaced",
+)
+_ONLINE_EVENTS: Final = (
+    "OnlineServiceOffered",
+    "OnlineServiceLevelChanged",
+    "OnlineServiceWithdrawn",
+)
+
+
+def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
+    """Every figure of the report for local calendar ``year``."""
+    present = {
+        str(row[0])
+        for row in warehouse.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase()"
+            f" AND name IN ({_in_list(_TABLES)})"
+        )
+    }
+    if missing := [table for table in _TABLES if table not in present]:
+        raise MissingTablesError(missing)
+    window = _Window(year)
+    procedures, by_online_level = _procedures(warehouse, year)
+    outcomes = _outcomes(warehouse, window)
+    backlog = _backlog(warehouse, window)
+    received = _received_by_month(warehouse, window)
+    dossiers = DossierFigures(
+        opening_backlog=backlog[0],
+        received=sum(total for total, _online in received),
+        received_online=sum(online for _total, online in received),
+        resolved_on_time=outcomes.on_time,
+        resolved_overdue=outcomes.overdue,
+        overdue_with_apology=outcomes.overdue_with_apology,
+        withdrawn=_count(
+            warehouse,
+            "SELECT uniqExact(dossier_code) FROM events_dossier WHERE event_type = 'DossierStopped'"
+            f" AND reason = 'WITHDRAWN' AND {window.contains('stopped_at')}",
+        ),
+        apology_letters=_count(
+            warehouse,
+            "SELECT uniqExact(event_id) FROM events_dossier WHERE event_type = 'ApologyIssued'"
+            f" AND {window.contains('issued_at')}"
+            " AND exemption_reason IS NULL",  # a recorded exemption is no letter
+        ),
+    )
+    return AnnualReport(
+        year=year,
+        procedures=procedures,
+        dossiers=dossiers,
+        feedback=_feedback(warehouse, window),
+        backlog_check=BacklogCheck(computed=dossiers.closing_backlog, counted=backlog[-1]),
+        charts=Charts(
+            on_time_by_level=outcomes.by_level_month,
+            online_by_month=received,
+            backlog=backlog,
+            procedures_by_online_level=by_online_level,
+        ),
+    )
+
+
+class _Window:
+    """The year's UTC bounds as SQL, and its month ends."""
+
+    def __init__(self, year: int) -> None:
+        self.year = year
+        self.start, self.end = year_bounds(year)
+        self.month_ends = month_ends(year)
+
+    def contains(self, column: str) -> str:
+        return f"{column} >= {_instant(self.start)} AND {column} < {_instant(self.end)}"
+
+
+def _instant(naive_utc: dt.datetime) -> str:
+    return f"toDateTime({int(naive_utc.replace(tzinfo=dt.UTC).timestamp())})"
+
+
+def _count(warehouse: Warehouse, sql: str) -> int:
+    return int(warehouse.query(sql)[0][0])
+
+
+def _in_list(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _procedures(
+    warehouse: Warehouse, year: int
+) -> tuple[ProcedureFigures, dict[str, dict[str, int]]]:
+    end = dt.date(year, 12, 31)
+    rows = warehouse.query(
+        "SELECT event_id, event_type, ifNull(service_code, ''), ifNull(procedure_code, ''),"
+        " valid_from, occurred_at, src_offset, authority_level, internal, level"
+        " FROM events_catalog"
+        f" WHERE event_type IN ({_in_list(_PROCEDURE_EVENTS + _ONLINE_EVENTS)})"
+        f" AND valid_from <= toDate('{end.isoformat()}')"
+    )
+    events: dict[str, CatalogEvent] = {}  # by event id: a duplicate folds once
+    for row in rows:
+        event_id, kind, service, procedure, valid_from, occurred, offset, auth, internal, lvl = row
+        events[str(event_id)] = CatalogEvent(
+            event_type=str(kind),
+            code=str(service if kind in _ONLINE_EVENTS else procedure),
+            procedure_code=str(procedure),
+            effective=valid_from,
+            occurred_at=occurred,
+            offset=int(offset),
+            authority_level=auth,
+            internal=None if internal is None else bool(internal),
+            level=lvl,
+        )
+    procedure_events = [e for e in events.values() if e.event_type in _PROCEDURE_EVENTS]
+    online_events = [e for e in events.values() if e.event_type in _ONLINE_EVENTS]
+    in_force = fold_in_force(procedure_events, end)
+    online = fold_online_levels(online_events, end, in_force)
+
+    decisions = _rows_by_event_id(
+        warehouse.query(
+            "SELECT event_id, items FROM events_catalog"
+            " WHERE event_type = 'PublicationDecisionIssued'"
+            f" AND signed_date >= toDate('{year:04d}-01-01') AND signed_date <= toDate('{end}')"
+        )
+    )
+    by_level = {level: 0 for level in LEVELS}
+    by_online_level = {level: dict.fromkeys(("FULL", "PARTIAL", "NONE"), 0) for level in LEVELS}
+    for code, level in in_force.levels.items():
+        by_level[level] = by_level.get(level, 0) + 1
+        by_online_level.setdefault(level, dict.fromkeys(("FULL", "PARTIAL", "NONE"), 0))
+        by_online_level[level][online.get(code, "NONE")] += 1
+    figures = ProcedureFigures(
+        in_force=by_level,
+        online_full=sum(1 for level in online.values() if level == "FULL"),
+        online_partial=sum(1 for level in online.values() if level == "PARTIAL"),
+        decisions=len(decisions),
+        published=count_published_items(row[1] for row in decisions),
+    )
+    return figures, by_online_level
+
+
+def _rows_by_event_id(rows: list[Row]) -> list[Row]:
+    return list({str(row[0]): row for row in rows}.values())
+
+
+class _Outcomes:
+    def __init__(self) -> None:
+        self.on_time = 0
+        self.overdue = 0
+        self.overdue_with_apology = 0
+        # level -> month -> [resolved, on time]
+        self.cells: dict[str, dict[int, list[int]]] = defaultdict(
+            lambda: {m: [0, 0] for m in MONTHS}
+        )
+
+    @property
+    def by_level_month(self) -> dict[str, list[tuple[int, int]]]:
+        levels = [*LEVELS, *sorted(set(self.cells) - set(LEVELS))]
+        return {
+            level: [(self.cells[level][m][0], self.cells[level][m][1]) for m in MONTHS]
+            for level in levels
+        }
+
+
+def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
+    """The latest outcome of each dossier resolved in the year (the processors re-emit one when
+    a late fact changes it; the last on the dossier's partition wins, as in v_dossier_outcomes).
+    """
+    rows = warehouse.query(
+        "SELECT cls, lvl, toMonth(toDate(resolved_on, " + _TZ + ")) AS month, count(), sum(apology)"
+        " FROM (SELECT dossier_code,"
+        " argMax(outcome_class, src_offset) AS cls,"
+        " argMax(authority_level, src_offset) AS lvl,"
+        " argMax(resolved_at, src_offset) AS resolved_on,"
+        " argMax(apology_issued, src_offset) AS apology"
+        f" FROM dossier_outcomes WHERE {window.contains('resolved_at')}"
+        " GROUP BY dossier_code)"
+        " GROUP BY cls, lvl, month"
+    )
+    result = _Outcomes()
+    for cls, level, month, count, apologies in rows:
+        cell = result.cells[str(level)][int(month)]
+        cell[0] += int(count)
+        if cls == "OVERDUE":
+            result.overdue += int(count)
+            result.overdue_with_apology += int(apologies)
+        else:  # EARLY and ON_TIME are both "on time" (trước hạn + đúng hạn)
+            result.on_time += int(count)
+            cell[1] += int(count)
+    return result
+
+
+def _received_by_month(warehouse: Warehouse, window: _Window) -> list[tuple[int, int]]:
+    """(received, received online) per local month: each dossier once, at its first reception."""
+    rows = warehouse.query(
+        "SELECT toMonth(toDate(received_on, " + _TZ + ")) AS month, count(), countIf(ch = 'ONLINE')"
+        " FROM (SELECT dossier_code, min(received_at) AS received_on,"
+        " argMin(ifNull(channel, ''), received_at) AS ch"
+        " FROM events_dossier"
+        f" WHERE event_type = 'DossierReceived' AND {window.contains('received_at')}"
+        " AND ifNull(carried_over, 0) = 0"  # backlog loaded into the books: not received now
+        " GROUP BY dossier_code)"
+        " GROUP BY month"
+    )
+    by_month = {int(month): (int(total), int(online)) for month, total, online in rows}
+    return [by_month.get(m, (0, 0)) for m in MONTHS]
+
+
+def _backlog(warehouse: Warehouse, window: _Window) -> list[int]:
+    """Dossiers open at the start of the year, then at each local month end (13 values).
+
+    Open at t: received before t and neither resolved nor stopped before t. The last value is
+    the closing backlog counted directly (the report also derives it by balance).
+    """
+    instants = (window.start, *window.month_ends)
+    columns = ", ".join(
+        f"countIf(received > 0 AND received_at_ < {_instant(t)}"
+        f" AND NOT (closed > 0 AND closed_at < {_instant(t)}))"
+        for t in instants
+    )
+    row = warehouse.query(
+        f"SELECT {columns} FROM (SELECT dossier_code,"
+        " countIf(event_type = 'DossierReceived') AS received,"
+        " minIf(ifNull(received_at, occurred_at), event_type = 'DossierReceived') AS received_at_,"
+        " countIf(event_type IN ('DossierResolved', 'DossierStopped')) AS closed,"
+        " minIf(ifNull(ifNull(resolved_at, stopped_at), occurred_at),"
+        " event_type IN ('DossierResolved', 'DossierStopped')) AS closed_at"
+        " FROM events_dossier"
+        " WHERE event_type IN ('DossierReceived', 'DossierResolved', 'DossierStopped')"
+        f" AND occurred_at < {_instant(window.end)}"
+        " GROUP BY dossier_code)"
+    )[0]
+    return [int(value) for value in row]
+
+
+def _feedback(warehouse: Warehouse, window: _Window) -> FeedbackFigures:
+    """Feedback received in the year; its scope is the latest classification of each item."""
+    received_in_year = (
+        "SELECT feedback_id FROM events_feedback WHERE event_type = 'FeedbackReceived'"
+        f" AND {window.contains('received_at')}"
+    )
+    received = _count(warehouse, f"SELECT uniqExact(feedback_id) FROM ({received_in_year})")
+    in_scope, out_of_scope = warehouse.query(
+        "SELECT countIf(latest = 'IN_SCOPE'), countIf(latest = 'OUT_OF_SCOPE')"
+        " FROM (SELECT feedback_id,"
+        " argMax(ifNull(scope, ''), tuple(ifNull(classified_at, occurred_at), src_offset))"
+        " AS latest"
+        " FROM events_feedback WHERE event_type = 'FeedbackClassified'"
+        f" AND feedback_id IN ({received_in_year})"
+        " GROUP BY feedback_id)"
+    )[0]
+    return FeedbackFigures(
+        received=received, about_procedures=int(in_scope), out_of_scope=int(out_of_scope)
+    )
