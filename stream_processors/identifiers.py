@@ -22,7 +22,7 @@ from typing import Any, Final
 from schemas._walk import non_null_branches, resolve
 from schemas.catalog import EventType
 
-__all__ = ["RawIdentifier", "find_raw_identifier", "free_text_paths"]
+__all__ = ["RawIdentifier", "find_raw_identifier", "free_text_paths", "raw_identifier_kind"]
 
 #: a field path: field names, and None for "every element of this array"
 FieldPath = tuple[str | None, ...]
@@ -90,6 +90,12 @@ def find_raw_identifier(known: EventType, event: Mapping[str, Any]) -> RawIdenti
             if match is not None:
                 return RawIdentifier(where, _KINDS[str(match.lastgroup)])
     return None
+
+
+def raw_identifier_kind(text: str) -> str | None:
+    """What kind of raw identifier ``text`` holds (as :func:`find_raw_identifier` words it)."""
+    match = _RAW.search(text)
+    return None if match is None else _KINDS[str(match.lastgroup)]
 
 
 @cache
