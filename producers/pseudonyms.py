@@ -242,10 +242,15 @@ def _key_from_file(path: Path, *, create: bool) -> bytes:
 
 def _create_key_file(path: Path) -> bytes:
     """Write a new random key to ``path`` (mode 600), unless another process just did."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(_NEW_KEY_BYTES)
     draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise PseudonymKeyError(
+            f"DOSSIERHUB_PSEUDONYM_KEY_FILE ({path})", f"cannot create it: {exc.strerror}"
+        ) from exc
     try:
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(key.hex() + "\n")

@@ -22,7 +22,7 @@ from typing import Any, Final
 from schemas._walk import non_null_branches, resolve
 from schemas.catalog import EventType
 
-__all__ = ["RawIdentifier", "find_raw_identifier", "free_text_paths"]
+__all__ = ["RawIdentifier", "find_raw_identifier", "free_text_paths", "raw_identifier_kind"]
 
 #: a field path: field names, and None for "every element of this array"
 FieldPath = tuple[str | None, ...]
@@ -79,11 +79,23 @@ class RawIdentifier:
 def find_raw_identifier(known: EventType, event: Mapping[str, Any]) -> RawIdentifier | None:
     """The first free-text field of ``event`` that contains a raw identifier, if any."""
     for path in free_text_paths(known):
+        name = path[0]
+        if len(path) == 1 and name is not None:  # most are: no generator for them
+            text = event.get(name)
+            if type(text) is str and (match := _RAW.search(text)) is not None:
+                return RawIdentifier(name, _KINDS[str(match.lastgroup)])
+            continue
         for where, text in _texts(event, path, ""):
             match = _RAW.search(text)
             if match is not None:
                 return RawIdentifier(where, _KINDS[str(match.lastgroup)])
     return None
+
+
+def raw_identifier_kind(text: str) -> str | None:
+    """What kind of raw identifier ``text`` holds (as :func:`find_raw_identifier` words it)."""
+    match = _RAW.search(text)
+    return None if match is None else _KINDS[str(match.lastgroup)]
 
 
 @cache

@@ -33,6 +33,7 @@ TRIED: Final[Counter[str]] = Counter()
 
 
 def tried(kind: str, count: int = 1) -> None:
+    """Count ``count`` inputs of ``kind``; a kind naming "… of which" breaks down another."""
     TRIED[kind] += count
 
 

@@ -197,6 +197,17 @@ def test_first_runs_at_once_agree_on_one_key(tmp_path: Path) -> None:
     assert len(set(results)) == 1
 
 
+def test_a_home_where_no_key_can_be_made_is_one_clear_error(tmp_path: Path) -> None:
+    # a dangling link where the secrets directory should be (permissions do not stop root)
+    (tmp_path / "secrets").symlink_to(tmp_path / "unmounted" / "secrets")
+    with pytest.raises(PseudonymKeyError, match="cannot create it"):
+        Pseudonymizer.from_settings(Settings(home=tmp_path))
+    (tmp_path / "secrets").unlink()
+    (tmp_path / "secrets").write_text("a file where the directory should be")
+    with pytest.raises(PseudonymKeyError, match="cannot read it"):
+        Pseudonymizer.from_settings(Settings(home=tmp_path))
+
+
 def test_a_named_key_file_must_exist(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.key"
     settings = Settings.from_env({"DOSSIERHUB_PSEUDONYM_KEY_FILE": str(missing)})
