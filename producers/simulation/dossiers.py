@@ -27,7 +27,7 @@ from producers.scenario import DossierTargets, ScenarioError
 from stream_processors.dossier import HCMC_TZ, WorkingCalendar
 
 from .catalog import LEVELS, Catalog, Procedure
-from .people import person
+from .people import person, pool_size
 from .sampling import Quota, apportion, stream
 
 __all__ = ["DossierPlan", "Fate", "SimEvent", "dossier_events"]
@@ -43,7 +43,6 @@ _TRANSFER_SHARE: Final = 0.04
 _REFUSED_SHARE: Final = 0.03
 _POSTAL_SHARE: Final = 0.05
 _RATED_SHARE: Final = 0.05
-_REPEAT_APPLICANTS: Final = 0.8  # people in the pool per dossier: one in five is a repeat
 _OFFICE: Final = (time(7, 30), time(17, 0))
 
 #: turns a raw identity into the ``applicant_*_hash`` fields (the SDK's pseudonymizer)
@@ -234,7 +233,7 @@ class _Year:
         self.withdrawn = Quota(targets.withdrawn, plan.closed - targets.resolved_overdue, fates)
         self.online = Quota(targets.received_online, targets.received, stream(seed, "channels"))
         self.apology = Quota(targets.apology_letters, targets.resolved_overdue, fates)
-        self.people = max(1, int(plan.total * _REPEAT_APPLICANTS))
+        self.people = pool_size(plan.total)
         self.first_day = _working_days(date(year, 1, 1), date(year, 1, 31), calendar)[0]
         self.last_day = _working_days(date(year, 12, 1), date(year, 12, 31), calendar)[-1]
         self.year_end = datetime.combine(date(year, 12, 31), time(23, 59), HCMC_TZ)

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Person", "person"]
+__all__ = ["Person", "person", "pool_size"]
 
 _FAMILY: Final = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng",
                   "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý")  # fmt: skip
@@ -20,6 +20,7 @@ _MIDDLE: Final = ("Văn", "Thị", "Minh", "Ngọc", "Hoàng", "Thanh", "Quốc"
 _GIVEN: Final = ("An", "Bình", "Châu", "Dũng", "Hà", "Hải", "Hạnh", "Hùng", "Hương", "Khánh",
                  "Lan", "Linh", "Long", "Mai", "Nam", "Ngân", "Phúc", "Quân", "Tâm", "Thảo",
                  "Trang", "Trung", "Tuấn", "Vy")  # fmt: skip
+_REPEAT_APPLICANTS: Final = 0.8  # people in the pool per dossier: one in five is a repeat
 _MOBILE_PREFIXES: Final = ("090", "091", "093", "097", "098", "070", "079", "077", "083", "086")
 
 
@@ -28,6 +29,11 @@ class Person:
     citizen_id: str  # CCCD: 12 digits, starting with the province code of birth (079 = HCMC)
     name: str
     phone: str
+
+
+def pool_size(dossiers: int) -> int:
+    """How many people apply for ``dossiers`` dossiers (person numbers 0 … size - 1)."""
+    return max(1, int(dossiers * _REPEAT_APPLICANTS))
 
 
 def person(seed: int, number: int) -> Person:
