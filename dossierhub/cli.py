@@ -11,17 +11,21 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
 from dossierhub import __version__
 from dossierhub.commands import (
+    agencies,
     bench,
     demo,
+    exporter,
     health,
+    lag,
     link,
     publish,
+    report,
     run,
     schemas,
+    simulate,
     sink,
     stack,
     topics,
@@ -32,7 +36,11 @@ from dossierhub.settings import Settings
 
 __all__ = ["main"]
 
-_COMMANDS = (stack, health, topics, schemas, publish, run, bench, demo, sink, warehouse, link)
+# in the order `dossierhub --help` lists them: set-up, the main job, the data, operations
+_COMMANDS = (
+    stack, topics, schemas, demo, simulate, publish, run, sink, warehouse, report, link, bench,
+    health, lag, exporter, agencies,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,24 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dossierhub {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (*_COMMANDS, *_ops_commands(), *_report_commands()):
+    for module in _COMMANDS:
         module.register(subparsers)
     return parser
-
-
-def _ops_commands() -> tuple[ModuleType, ...]:
-    """The operators' commands (lag, exporter), kept apart from the list above so that
-    branches adding commands there and here merge without touching the same lines."""
-    from dossierhub.commands import agencies, exporter, lag
-
-    return (lag, exporter, agencies)
-
-
-def _report_commands() -> tuple[ModuleType, ...]:
-    """The annual report, apart for the same reason as the operators' commands."""
-    from dossierhub.commands import report, simulate
-
-    return (simulate, report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -142,6 +142,7 @@ class Publisher:
             schema_id_of=SchemaIds.connect(endpoints.registry_url).id_of,
             producer_system=producer_system,
             delivery_timeout_s=settings.delivery_timeout_s,
+            producer_config=dict(endpoints.kafka_security),
             pseudonymizer=Pseudonymizer.from_settings(settings),
         )
 

@@ -198,20 +198,34 @@ def _topic_counts(endpoints: Endpoints, say: Callable[[str], None]) -> None:
         say(f"{_messages(endpoints, name):8,d} messages on {name}")
 
 
-def _messages(endpoints: Endpoints, topic: str) -> int:
-    """Messages on ``topic`` now (log-end minus log-start, all partitions); 0 if it is absent."""
+def _messages(endpoints: Endpoints, topic: str, *, wait_s: float = 30.0) -> int:
+    """Messages on ``topic`` now (log-end minus log-start, all partitions); 0 if it is absent.
+
+    A topic created a moment ago may have no leader yet: retried until ``wait_s`` is spent.
+    """
     import uuid
 
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    from dossierhub.errors import ServiceError
 
     consumer = Consumer({**endpoints.kafka_config(), "group.id": f"demo-count-{uuid.uuid4().hex}"})
+    deadline = time.monotonic() + wait_s
     try:
-        metadata = consumer.list_topics(timeout=10)
-        partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
-        total = 0
-        for partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            total += high - low
-        return total
+        while True:
+            try:
+                metadata = consumer.list_topics(timeout=10)
+                partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+                total = 0
+                for partition in partitions:
+                    low, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, partition), timeout=10
+                    )
+                    total += high - low
+                return total
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise ServiceError("kafka", f"cannot count {topic}: {exc}") from exc
+                time.sleep(0.5)  # leader election after the topic was created
     finally:
         consumer.close()
