@@ -38,4 +38,3 @@ def test_demo_runs_every_stage_and_reconciles(tmp_path: Path) -> None:
     page = home / "reports" / "report-2023.html"
     assert f"written: {page}" in out
     assert page.stat().st_size > 10_000
-
