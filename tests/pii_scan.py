@@ -30,6 +30,9 @@ from stream_processors.identifiers import raw_identifier_kind
 __all__ = ["Finding", "RawIdentity", "raw_identifiers_in"]
 
 _DIGIT_RUN: Final = re.compile(r"\+?[0-9](?:[ .-]?[0-9])*")
+_HEX_ID: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32,}"
+)
 _NAME_WORDS: Final = range(2, 6)  # Vietnamese full names have two to five words
 
 
@@ -116,5 +119,6 @@ def _look(
             for start in range(len(words) - size + 1):
                 if " ".join(words[start : start + size]) in names:
                     yield "a raw name of the input"
-    if shapes and (kind := raw_identifier_kind(text)) is not None:
+    # An event id or a pseudonym is hex: any run of ten digits in it is chance, not a phone.
+    if shapes and not _HEX_ID.fullmatch(text) and (kind := raw_identifier_kind(text)) is not None:
         yield f"something shaped like a {kind}"
