@@ -308,8 +308,13 @@ class _Year:
             return life.events
         if fate is Fate.OVERDUE:
             end_day = self.calendar.add_working_days(appointment, rng.randint(1, 5))
-            if end_day > self.last_day:
-                raise AssertionError(f"overdue dossier {code} would end after the year")
+            if end_day > self.last_day:  # only a calendar with weeks off late in the year
+                raise ScenarioError(
+                    "scenario",
+                    "calendar",
+                    f"dossier {code}, due {appointment}, cannot end overdue by {self.last_day}, "
+                    "the year's last working day",
+                )
             end = self._office_time(end_day, after=received_at)
             if self.apology.take():
                 self._apology(life, number, received_at, appointment, end_day)
@@ -317,8 +322,13 @@ class _Year:
             # the backlog is resolved in the year, so from its first working day on
             first = self.first_day if backlog else day
             last = min(appointment, self.last_day)
-            if last < first:
-                raise AssertionError(f"dossier {code} cannot end on time within the year")
+            if last < first:  # only a calendar with weeks off early in the year
+                raise ScenarioError(
+                    "scenario",
+                    "calendar",
+                    f"dossier {code} (a backlog dossier due {appointment}) cannot end on time "
+                    f"in the year, whose first working day is {first}",
+                )
             span = self.calendar.working_days_between(first, last)
             end_day = self.calendar.add_working_days(first, rng.randint(0, span))
             end = self._office_time(end_day, after=received_at)
