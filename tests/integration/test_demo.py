@@ -38,3 +38,19 @@ def test_demo_runs_every_stage_and_reconciles(tmp_path: Path) -> None:
     page = home / "reports" / "report-2023.html"
     assert f"written: {page}" in out
     assert page.stat().st_size > 10_000
+    _assert_no_raw_identifier(home, scale=0.0001, seed=1)
+
+
+def _assert_no_raw_identifier(home: Path, *, scale: float, seed: int) -> None:
+    """Every table the demo filled, scanned for the simulated people's raw identifiers."""
+    from producers.scenario import load_scenario
+    from producers.simulation.people import person, pool_size
+    from sinks.warehouse import connect
+    from tests.pii_scan import raw_identifiers_in
+
+    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "hcmc-2023.json")
+    d = scenario.scaled(scale).dossiers
+    people = [person(seed, n) for n in range(pool_size(d.received + d.opening_backlog))]
+    people += [person(seed + 1, n) for n in range(scenario.feedback.received)]
+    with connect(f"chdb://{home / 'warehouse'}", read_only=True) as warehouse:
+        assert raw_identifiers_in(warehouse, people) == []
