@@ -106,6 +106,10 @@ def _strings(value: Any) -> Iterator[str]:
 def _look(
     text: str, ids: set[str], phones: set[str], names: set[str], shapes: bool
 ) -> Iterator[str]:
+    # An event id or a pseudonym is hex the hub derived: any digit run in it is chance (among a
+    # hundred thousand ids, a run matching one of thousands of phone numbers turns up).
+    if _HEX_ID.fullmatch(text):
+        return
     if ids or phones:
         for run in _DIGIT_RUN.findall(text):
             digits = _digits(run)
@@ -119,6 +123,5 @@ def _look(
             for start in range(len(words) - size + 1):
                 if " ".join(words[start : start + size]) in names:
                     yield "a raw name of the input"
-    # An event id or a pseudonym is hex: any run of ten digits in it is chance, not a phone.
-    if shapes and not _HEX_ID.fullmatch(text) and (kind := raw_identifier_kind(text)) is not None:
+    if shapes and (kind := raw_identifier_kind(text)) is not None:
         yield f"something shaped like a {kind}"
