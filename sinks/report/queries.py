@@ -82,8 +82,8 @@ def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
     window = _Window(year)
     procedures, by_online_level = _procedures(warehouse, year)
     outcomes = _outcomes(warehouse, window)
-    backlog = _backlog(warehouse, window)
-    received = _received_by_month(warehouse, window)
+    facts = _dossier_facts(warehouse, window)
+    backlog, received = facts.backlog, facts.received
     dossiers = DossierFigures(
         opening_backlog=backlog[0],
         received=sum(total for total, _online in received),
@@ -91,11 +91,7 @@ def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
         resolved_on_time=outcomes.on_time,
         resolved_overdue=outcomes.overdue,
         overdue_with_apology=outcomes.overdue_with_apology,
-        withdrawn=_count(
-            warehouse,
-            "SELECT uniqExact(dossier_code) FROM events_dossier WHERE event_type = 'DossierStopped'"
-            f" AND reason = 'WITHDRAWN' AND {window.contains('stopped_at')}",
-        ),
+        withdrawn=facts.withdrawn,
         apology_letters=_count(
             warehouse,
             "SELECT uniqExact(event_id) FROM events_dossier WHERE event_type = 'ApologyIssued'"
@@ -251,47 +247,78 @@ def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
     return result
 
 
-def _received_by_month(warehouse: Warehouse, window: _Window) -> list[tuple[int, int]]:
-    """(received, received online) per local month: each dossier once, at its first reception."""
-    rows = warehouse.query(
-        "SELECT toMonth(toDate(received_on, " + _TZ + ")) AS month, count(), countIf(ch = 'ONLINE')"
-        " FROM (SELECT dossier_code, min(received_at) AS received_on,"
-        " argMin(ifNull(channel, ''), received_at) AS ch"
-        " FROM events_dossier"
-        f" WHERE event_type = 'DossierReceived' AND {window.contains('received_at')}"
-        " AND ifNull(carried_over, 0) = 0"  # backlog loaded into the books: not received now
-        " GROUP BY dossier_code)"
-        " GROUP BY month"
-    )
-    by_month = {int(month): (int(total), int(online)) for month, total, online in rows}
-    return [by_month.get(m, (0, 0)) for m in MONTHS]
+class _DossierFacts:
+    """What one pass over ``events_dossier`` yields: the backlog at the 13 instants, the
+    receptions by month, the withdrawals."""
+
+    def __init__(self, backlog: list[int], received: list[tuple[int, int]], withdrawn: int):
+        self.backlog = backlog
+        self.received = received
+        self.withdrawn = withdrawn
 
 
-def _backlog(warehouse: Warehouse, window: _Window) -> list[int]:
-    """Dossiers open at the start of the year, then at each local month end (13 values).
+def _dossier_facts(warehouse: Warehouse, window: _Window) -> _DossierFacts:
+    """Every per-dossier figure of ``events_dossier`` from ONE ``GROUP BY dossier_code``.
 
-    Open at t: received before t and neither resolved nor stopped before t. The last value is
-    the closing backlog counted directly (the report also derives it by balance).
+    Each figure keeps its own condition inside a conditional aggregate, so the pass computes
+    exactly what separate queries would (the WHERE is only the union of the conditions, to
+    skip the other event kinds):
+
+    - backlog (13 values): open at t = received before t and neither resolved nor stopped
+      before t, over the events that occurred before the year's end;
+    - received by local month: each dossier once, at its first reception in the year that was
+      not carried over (the backlog loaded into the books is not received now), with that
+      reception's channel;
+    - withdrawn: dossiers with a DossierStopped WITHDRAWN in the year.
+
+    Duplicated events (an event id stored twice) change no min and no "at least one", so
+    they count once, as before.
     """
-    instants = (window.start, *window.month_ends)
-    columns = ", ".join(
+    before_end = f"occurred_at < {_instant(window.end)}"
+    received = f"event_type = 'DossierReceived' AND {before_end}"
+    closed = f"event_type IN ('DossierResolved', 'DossierStopped') AND {before_end}"
+    new = (
+        f"event_type = 'DossierReceived' AND {window.contains('received_at')}"
+        " AND ifNull(carried_over, 0) = 0"
+    )
+    withdrawn = (
+        "event_type = 'DossierStopped' AND reason = 'WITHDRAWN'"
+        f" AND {window.contains('stopped_at')}"
+    )
+    backlog = ", ".join(
         f"countIf(received > 0 AND received_at_ < {_instant(t)}"
         f" AND NOT (closed > 0 AND closed_at < {_instant(t)}))"
-        for t in instants
+        for t in (window.start, *window.month_ends)
+    )
+    bounds = list(zip((window.start, *window.month_ends[:-1]), window.month_ends, strict=True))
+    by_month = ", ".join(
+        f"countIf(new > 0 AND new_at >= {_instant(a)} AND new_at < {_instant(b)}),"
+        f" countIf(new > 0 AND new_at >= {_instant(a)} AND new_at < {_instant(b)}"
+        " AND channel_ = 'ONLINE')"
+        for a, b in bounds
     )
     row = warehouse.query(
-        f"SELECT {columns} FROM (SELECT dossier_code,"
-        " countIf(event_type = 'DossierReceived') AS received,"
-        " minIf(ifNull(received_at, occurred_at), event_type = 'DossierReceived') AS received_at_,"
-        " countIf(event_type IN ('DossierResolved', 'DossierStopped')) AS closed,"
-        " minIf(ifNull(ifNull(resolved_at, stopped_at), occurred_at),"
-        " event_type IN ('DossierResolved', 'DossierStopped')) AS closed_at"
+        f"SELECT {backlog}, {by_month}, countIf(withdrawn > 0) FROM (SELECT"
+        f" countIf({received}) AS received,"
+        f" minIf(ifNull(received_at, occurred_at), {received}) AS received_at_,"
+        f" countIf({closed}) AS closed,"
+        f" minIf(ifNull(ifNull(resolved_at, stopped_at), occurred_at), {closed}) AS closed_at,"
+        f" countIf({new}) AS new,"
+        f" minIf(received_at, {new}) AS new_at,"
+        f" argMinIf(ifNull(channel, ''), received_at, {new}) AS channel_,"
+        f" countIf({withdrawn}) AS withdrawn"
         " FROM events_dossier"
         " WHERE event_type IN ('DossierReceived', 'DossierResolved', 'DossierStopped')"
-        f" AND occurred_at < {_instant(window.end)}"
+        f" AND (({before_end}) OR ({new}) OR ({withdrawn}))"
         " GROUP BY dossier_code)"
     )[0]
-    return [int(value) for value in row]
+    values = [int(value) for value in row]
+    months = values[13:37]
+    return _DossierFacts(
+        backlog=values[:13],
+        received=[(months[2 * i], months[2 * i + 1]) for i in range(12)],
+        withdrawn=values[37],
+    )
 
 
 def _feedback(warehouse: Warehouse, window: _Window) -> FeedbackFigures:
