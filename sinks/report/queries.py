@@ -285,40 +285,45 @@ def _dossier_facts(warehouse: Warehouse, window: _Window) -> _DossierFacts:
         "event_type = 'DossierStopped' AND reason = 'WITHDRAWN'"
         f" AND {window.contains('stopped_at')}"
     )
-    backlog = ", ".join(
-        f"countIf(received > 0 AND received_at_ < {_instant(t)}"
-        f" AND NOT (closed > 0 AND closed_at < {_instant(t)}))"
-        for t in (window.start, *window.month_ends)
-    )
-    bounds = list(zip((window.start, *window.month_ends[:-1]), window.month_ends, strict=True))
-    by_month = ", ".join(
-        f"countIf(new > 0 AND new_at >= {_instant(a)} AND new_at < {_instant(b)}),"
-        f" countIf(new > 0 AND new_at >= {_instant(a)} AND new_at < {_instant(b)}"
-        " AND channel_ = 'ONLINE')"
-        for a, b in bounds
-    )
-    row = warehouse.query(
-        f"SELECT {backlog}, {by_month}, countIf(withdrawn > 0) FROM (SELECT"
+    # the facts of each dossier, then the dossiers counted by the local months they fall in
+    # (tiny: a few hundred groups); the instants of the report are local month starts, so
+    # "before t" is "in a month before t's"
+    rows = warehouse.query(
+        "SELECT received > 0, toStartOfMonth(toDate(received_at_, " + _TZ + ")),"
+        " closed > 0, toStartOfMonth(toDate(closed_at, " + _TZ + ")),"
+        " new > 0, toMonth(toDate(new_at, " + _TZ + ")), online, withdrawn > 0, count()"
+        " FROM (SELECT"
         f" countIf({received}) AS received,"
         f" minIf(ifNull(received_at, occurred_at), {received}) AS received_at_,"
         f" countIf({closed}) AS closed,"
         f" minIf(ifNull(ifNull(resolved_at, stopped_at), occurred_at), {closed}) AS closed_at,"
         f" countIf({new}) AS new,"
-        f" minIf(received_at, {new}) AS new_at,"
-        f" argMinIf(ifNull(channel, ''), received_at, {new}) AS channel_,"
+        f" minIf(ifNull(received_at, occurred_at), {new}) AS new_at,"
+        f" argMinIf(ifNull(channel, '') = 'ONLINE', received_at, {new}) AS online,"
         f" countIf({withdrawn}) AS withdrawn"
         " FROM events_dossier"
         " WHERE event_type IN ('DossierReceived', 'DossierResolved', 'DossierStopped')"
         f" AND (({before_end}) OR ({new}) OR ({withdrawn}))"
         " GROUP BY dossier_code)"
-    )[0]
-    values = [int(value) for value in row]
-    months = values[13:37]
-    return _DossierFacts(
-        backlog=values[:13],
-        received=[(months[2 * i], months[2 * i + 1]) for i in range(12)],
-        withdrawn=values[37],
+        " GROUP BY received > 0, toStartOfMonth(toDate(received_at_, " + _TZ + ")),"
+        " closed > 0, toStartOfMonth(toDate(closed_at, " + _TZ + ")),"
+        " new > 0, toMonth(toDate(new_at, " + _TZ + ")), online, withdrawn > 0"
     )
+    starts = [dt.date(window.year, 1, 1)] + [
+        dt.date(window.year + m // 12, m % 12 + 1, 1) for m in MONTHS
+    ]
+    facts = _DossierFacts([0] * 13, [(0, 0)] * 12, 0)
+    for was_received, received_in, was_closed, closed_in, is_new, month, online, gone, n in rows:
+        count = int(n)
+        for i, start in enumerate(starts):
+            if was_received and received_in < start and not (was_closed and closed_in < start):
+                facts.backlog[i] += count
+        if is_new:
+            total, online_total = facts.received[int(month) - 1]
+            facts.received[int(month) - 1] = (total + count, online_total + count * bool(online))
+        if gone:
+            facts.withdrawn += count
+    return facts
 
 
 def _feedback(warehouse: Warehouse, window: _Window) -> FeedbackFigures:
