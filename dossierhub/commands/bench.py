@@ -87,13 +87,13 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
     result = bench_report(
         settings,
-        dossiers=args.dossiers or CITY_YEAR_DOSSIERS,
+        dossiers=CITY_YEAR_DOSSIERS if args.dossiers is None else args.dossiers,
         backend=args.backend,
         runs=args.runs,
         progress=_progress,
     )
     print_json(result)
-    return 0 if result["report_exact"] is not False else 1
+    return 0 if result["report_exact"] else 1
 
 
 def _year(args: argparse.Namespace, settings: Settings) -> int:

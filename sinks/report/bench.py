@@ -10,18 +10,27 @@ city's 22.6 million dossiers take minutes. Each dossier's fate is a pure functio
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from dossierhub.errors import HubError
 from dossierhub.settings import Settings
 from sinks.report.model import year_bounds
 from sinks.report.queries import build_report
 from sinks.warehouse import Warehouse, connect
 from sinks.warehouse.migrate import migrate
 
-__all__ = ["CITY_YEAR_DOSSIERS", "FillShape", "bench_report", "fill_warehouse"]
+__all__ = [
+    "CITY_YEAR_DOSSIERS",
+    "MAX_DOSSIERS",
+    "DossierCountError",
+    "FillShape",
+    "bench_report",
+    "fill_warehouse",
+]
 
 Progress = Callable[[str], None]
 
@@ -29,6 +38,18 @@ CITY_YEAR_DOSSIERS: Final = 22_583_451  # the city's dossiers of 2023 (issues #5
 _DAY: Final = 86_400
 _CHUNK: Final = 5_000_000  # dossiers per INSERT: bounded memory, a progress line per chunk
 _LEVELS: Final = ("PROVINCE", "DISTRICT", "COMMUNE")
+MAX_DOSSIERS: Final = 10**8  # the generated event ids carry the dossier's number in 8 digits
+
+
+class DossierCountError(HubError):
+    """A dossier count the generator cannot fill; carries the count."""
+
+    def __init__(self, dossiers: int) -> None:
+        super().__init__(
+            f"cannot generate {dossiers:,} dossiers",
+            hint=f"give --dossiers between 1 and {MAX_DOSSIERS - 1:,}",
+        )
+        self.dossiers = dossiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +63,10 @@ class FillShape:
     - resolved ``n % 30`` days after reception (always within the year), with outcome class by
       ``n % 10``: 0-2 EARLY, 3-8 ON_TIME, 9 OVERDUE; an overdue one gets an apology letter (and
       ``apology_issued``) if ``(n // 10) % 2 == 0``;
-    - authority level ``LEVELS[n % 3]``, agency ``H29.{n % agencies}``.
+    - authority level ``LEVELS[n % 3]``, agency ``H29.{n % agencies}``;
+    - besides: ``procedures`` procedures in force (levels in turn), every other one with a FULL
+      online service; ``feedback`` items received in the year, classified IN_SCOPE unless
+      ``i % 3 == 0`` (OUT_OF_SCOPE).
     """
 
     dossiers: int
@@ -53,33 +77,46 @@ class FillShape:
     open_every: int = 200
     withdrawn_every: int = 400
     agencies: int = 300
+    procedures: int = 3_000
+    feedback: int = 3_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.dossiers < MAX_DOSSIERS:
+            raise DossierCountError(self.dossiers)
 
     def expected(self) -> dict[str, int]:
-        """The report's dossier figures this shape must produce (counted in Python)."""
-        n = self.dossiers
-        opened = _multiples(n, self.open_every)
-        withdrawn = _multiples(n, self.withdrawn_every)
-        resolved = n - opened
-        overdue = sum(1 for k in range(n) if k % self.open_every and k % 10 == 9)
-        apologies = sum(
-            1 for k in range(n) if k % self.open_every and k % 10 == 9 and (k // 10) % 2 == 0
-        )
-        online = sum(1 for k in range(n) if k % self.online_every < self.online_share)
+        """The report's dossier figures this shape must produce, counted from the rules above
+        (dossier by dossier over one period of the pattern, then scaled: exact at any N)."""
+
+        def resolved(k: int) -> bool:
+            return k % self.open_every != 0
+
+        def overdue(k: int) -> bool:
+            return resolved(k) and k % 10 == 9
+
+        opened = _count(self, lambda k: not resolved(k))
+        withdrawn = _count(self, lambda k: k % self.withdrawn_every == 0)
+        done = self.dossiers - opened
+        late = _count(self, overdue)
         return {
-            "received": n,
-            "received_online": online,
-            "resolved": resolved,
-            "resolved_overdue": overdue,
-            "resolved_on_time": resolved - overdue,
+            "received": self.dossiers,
+            "received_online": _count(self, lambda k: k % self.online_every < self.online_share),
+            "resolved": done,
+            "resolved_overdue": late,
+            "resolved_on_time": done - late,
             "withdrawn": withdrawn,
-            "apology_letters": apologies,
+            "apology_letters": _count(self, lambda k: overdue(k) and (k // 10) % 2 == 0),
             "closing_backlog": opened - withdrawn,
         }
 
 
-def _multiples(n: int, k: int) -> int:
-    """How many of 0 … n-1 are multiples of k."""
-    return (n + k - 1) // k
+def _count(shape: FillShape, rule: Callable[[int], bool]) -> int:
+    """How many of the dossiers 0 … N-1 follow ``rule``, a rule periodic in the shape's
+    moduli (and in 20: the apology alternates every ten dossiers)."""
+    period = math.lcm(shape.open_every, shape.withdrawn_every, shape.online_every, 20)
+    whole = shape.dossiers // period
+    per_period = sum(1 for k in range(period) if rule(k))
+    return whole * per_period + sum(1 for k in range(whole * period, shape.dossiers) if rule(k))
 
 
 def bench_report(
@@ -107,12 +144,10 @@ def bench_report(
         "scan_seconds": round(scan_s, 3),
         "ratio": round(report_s / scan_s, 2),
         "runs": runs,
-        "report_exact": _exact(report["dossiers"], shape.expected()) if dossiers <= 10**6 else None,
+        "report_exact": all(
+            report["dossiers"][key] == value for key, value in shape.expected().items()
+        ),
     }
-
-
-def _exact(figures: dict[str, Any], expected: dict[str, int]) -> bool:
-    return all(figures[key] == value for key, value in expected.items())
 
 
 def _best_of(run: Callable[[], object], runs: int) -> float:
@@ -228,29 +263,28 @@ def _dossier_inserts(shape: FillShape, base: int, first: int, count: int) -> lis
 def _fill_small(warehouse: Warehouse, shape: FillShape) -> None:
     """A catalog of a few thousand procedures and a few thousand feedback items (rows from
     Python: small whatever N is)."""
-    valid = dt.date(shape.year - 1, 6, 1)
     at = dt.datetime(shape.year - 1, 6, 1, 2)
     catalog = []
-    for i in range(3_000):
-        catalog.append(
-            _catalog_row(i, "ProcedurePublished", at, valid, f"1.{i:06d}", _LEVELS[i % 3])
-        )
+    for i in range(shape.procedures):
+        code = f"1.{i:06d}"
+        catalog.append(_catalog_row(i, "ProcedurePublished", code, at=at, authority=_LEVELS[i % 3]))
         if i % 2 == 0:
             catalog.append(
                 _catalog_row(
-                    10_000 + i, "OnlineServiceOffered", at, valid, f"1.{i:06d}", level="FULL"
+                    shape.procedures + i, "OnlineServiceOffered", code, at=at, level="FULL"
                 )
             )
-    columns = (
-        "event_id, event_type, schema_version, occurred_at, recorded_at, agency_code,"
-        " producer_system, rule_regime, procedure_code, service_code, authority_level,"
-        " internal, level, valid_from, src_topic, src_partition, src_offset, schema_id"
-    ).split(", ")
+    columns = [
+        *("event_id", "event_type", "schema_version", "occurred_at", "recorded_at"),
+        *("agency_code", "producer_system", "rule_regime", "procedure_code", "service_code"),
+        *("authority_level", "internal", "level", "valid_from"),
+        *("src_topic", "src_partition", "src_offset", "schema_id"),
+    ]
     warehouse.insert_rows("events_catalog", columns, catalog)
     start, _end = year_bounds(shape.year)
     feedback = [
         (
-            _uuid(20_000 + i),
+            _uuid(2 * shape.procedures + i),
             kind,
             1,
             start + dt.timedelta(hours=i),
@@ -267,47 +301,35 @@ def _fill_small(warehouse: Warehouse, shape: FillShape) -> None:
             2 * i + (kind != "FeedbackReceived"),
             1,
         )
-        for i in range(3_000)
+        for i in range(shape.feedback)
         for kind in ("FeedbackReceived", "FeedbackClassified")
     ]
-    columns = (
-        "event_id, event_type, schema_version, occurred_at, recorded_at, agency_code,"
-        " producer_system, rule_regime, feedback_id, received_at, classified_at, scope,"
-        " src_topic, src_partition, src_offset, schema_id"
-    ).split(", ")
+    columns = [
+        *("event_id", "event_type", "schema_version", "occurred_at", "recorded_at"),
+        *("agency_code", "producer_system", "rule_regime", "feedback_id", "received_at"),
+        *("classified_at", "scope", "src_topic", "src_partition", "src_offset", "schema_id"),
+    ]
     warehouse.insert_rows("events_feedback", columns, feedback)
 
 
 def _catalog_row(
     i: int,
     kind: str,
-    at: dt.datetime,
-    valid: dt.date,
     procedure: str,
+    *,
+    at: dt.datetime,
     authority: str | None = None,
     level: str | None = None,
 ) -> tuple[object, ...]:
-    service = f"S{procedure}" if kind.startswith("Online") else None
-    internal = 0 if kind == "ProcedurePublished" else None
+    online = kind.startswith("Online")
     return (
-        _uuid(i),
-        kind,
-        1,
-        at,
-        at,
-        "H29",
-        "bench",
-        "HCM-2023",
-        procedure,
-        service,
+        *(_uuid(i), kind, 1, at, at, "H29", "bench", "HCM-2023", procedure),
+        f"S{procedure}" if online else None,
         authority,
-        internal,
+        None if online else 0,  # internal: never, for a procedure
         level,
-        valid,
-        "hcm.catalog.events",
-        0,
-        i,
-        1,
+        at.date(),
+        *("hcm.catalog.events", 0, i, 1),
     )
 
 
