@@ -68,7 +68,16 @@ _ONLINE_EVENTS: Final = (
 )
 
 
-def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
+# Rows one per-dossier GROUP BY reads at most: at the city's scale (≈46 M events, 22.6 M
+# dossiers) a single GROUP BY needs more than the server's per-query memory limit (≈7.5 GiB
+# measured on 18.16), so the dossiers are split into disjoint buckets by a hash of their code
+# and the buckets' counts added up — exact, since a dossier's rows all fall in one bucket.
+ROWS_PER_PASS: Final = 12_000_000
+
+
+def build_report(
+    warehouse: Warehouse, year: int, *, rows_per_pass: int = ROWS_PER_PASS
+) -> AnnualReport:
     """Every figure of the report for local calendar ``year``."""
     present = {
         str(row[0])
@@ -81,8 +90,12 @@ def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
         raise MissingTablesError(missing)
     window = _Window(year)
     procedures, by_online_level = _procedures(warehouse, year)
-    outcomes = _outcomes(warehouse, window)
-    facts = _dossier_facts(warehouse, window)
+    outcomes = _Outcomes()
+    for bucket in _buckets(warehouse, "dossier_outcomes", rows_per_pass):
+        _outcomes(warehouse, window, bucket, into=outcomes)
+    facts = _DossierFacts([0] * 13, [(0, 0)] * 12, 0)
+    for bucket in _buckets(warehouse, "events_dossier", rows_per_pass):
+        _dossier_facts(warehouse, window, bucket, into=facts)
     backlog, received = facts.backlog, facts.received
     dossiers = DossierFigures(
         opening_backlog=backlog[0],
@@ -214,7 +227,17 @@ class _Outcomes:
         }
 
 
-def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
+def _buckets(warehouse: Warehouse, table: str, rows_per_pass: int) -> list[str]:
+    """Conditions splitting ``table``'s dossiers into disjoint buckets of about
+    ``rows_per_pass`` rows (one bucket, no condition, for a table that small)."""
+    rows = _count(warehouse, f"SELECT count() FROM {table}")
+    passes = max(1, -(-rows // rows_per_pass))
+    if passes == 1:
+        return ["1"]
+    return [f"cityHash64(dossier_code) % {passes} = {i}" for i in range(passes)]
+
+
+def _outcomes(warehouse: Warehouse, window: _Window, bucket: str, *, into: _Outcomes) -> None:
     """The latest outcome of each dossier resolved in the year (the processors re-emit one when
     a late fact changes it; the last on the dossier's partition wins, as in v_dossier_outcomes).
 
@@ -229,12 +252,12 @@ def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
         " argMax(resolved_at, src_offset) AS resolved_on,"
         " argMax(apology_issued, src_offset) AS apology,"
         " argMax(ifNull(resolution, ''), src_offset) AS res"
-        f" FROM dossier_outcomes WHERE {window.contains('resolved_at')}"
+        f" FROM dossier_outcomes WHERE {window.contains('resolved_at')} AND {bucket}"
         " GROUP BY dossier_code)"
         " WHERE res != ''"
         " GROUP BY cls, lvl, month"
     )
-    result = _Outcomes()
+    result = into
     for cls, level, month, count, apologies in rows:
         cell = result.cells[str(level)][int(month)]
         cell[0] += int(count)
@@ -244,7 +267,6 @@ def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
         else:  # EARLY and ON_TIME are both "on time" (trước hạn + đúng hạn)
             result.on_time += int(count)
             cell[1] += int(count)
-    return result
 
 
 class _DossierFacts:
@@ -257,7 +279,9 @@ class _DossierFacts:
         self.withdrawn = withdrawn
 
 
-def _dossier_facts(warehouse: Warehouse, window: _Window) -> _DossierFacts:
+def _dossier_facts(
+    warehouse: Warehouse, window: _Window, bucket: str, *, into: _DossierFacts
+) -> None:
     """Every per-dossier figure of ``events_dossier`` from ONE ``GROUP BY dossier_code``.
 
     Each figure keeps its own condition inside a conditional aggregate, so the pass computes
@@ -303,6 +327,7 @@ def _dossier_facts(warehouse: Warehouse, window: _Window) -> _DossierFacts:
         f" countIf({withdrawn}) AS withdrawn"
         " FROM events_dossier"
         " WHERE event_type IN ('DossierReceived', 'DossierResolved', 'DossierStopped')"
+        f" AND {bucket}"
         f" AND (({before_end}) OR ({new}) OR ({withdrawn}))"
         " GROUP BY dossier_code)"
         " GROUP BY received > 0, toStartOfMonth(toDate(received_at_, " + _TZ + ")),"
@@ -312,7 +337,7 @@ def _dossier_facts(warehouse: Warehouse, window: _Window) -> _DossierFacts:
     starts = [dt.date(window.year, 1, 1)] + [
         dt.date(window.year + m // 12, m % 12 + 1, 1) for m in MONTHS
     ]
-    facts = _DossierFacts([0] * 13, [(0, 0)] * 12, 0)
+    facts = into
     for was_received, received_in, was_closed, closed_in, is_new, month, online, gone, n in rows:
         count = int(n)
         for i, start in enumerate(starts):
@@ -323,7 +348,6 @@ def _dossier_facts(warehouse: Warehouse, window: _Window) -> _DossierFacts:
             facts.received[int(month) - 1] = (total + count, online_total + count * bool(online))
         if gone:
             facts.withdrawn += count
-    return facts
 
 
 def _feedback(warehouse: Warehouse, window: _Window) -> FeedbackFigures:
