@@ -47,7 +47,7 @@ def bench_sink(
     published = _publish(endpoints, topic, events)
     results = []
     for backend in backends:
-        with _fresh_warehouse(backend, settings) as url:
+        with fresh_warehouse(backend, settings) as url:
             results.append(
                 _measure(
                     settings,
@@ -147,7 +147,7 @@ def _ceiling(url: str, topic: str, published: list[dict[str, Any]], batch_rows: 
 
 
 @contextmanager
-def _fresh_warehouse(backend: str, settings: Settings) -> Iterator[str]:
+def fresh_warehouse(backend: str, settings: Settings) -> Iterator[str]:
     """An empty warehouse of ``backend``, removed afterwards."""
     if backend == "chdb":
         with tempfile.TemporaryDirectory(prefix="bench-chdb-") as path:

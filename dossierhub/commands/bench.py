@@ -67,6 +67,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--timeout", type=float, default=6 * 3600, help="seconds allowed per stage (default 6 h)"
     )
     year.set_defaults(handler=_year)
+    report = kinds.add_parser(
+        "report",
+        help="the annual report's query time on N generated dossiers vs a full scan",
+        description="Fills a fresh warehouse (a temporary chDB, or a new database on the "
+        "ClickHouse server) with N dossiers' events and outcomes generated in SQL, then times "
+        "the report (best of --runs after a warm-up) against a plain full scan of the tables.",
+    )
+    report.add_argument(
+        "--dossiers", type=int, default=None, help="dossiers to generate (default: the city's year)"
+    )
+    report.add_argument("--backend", choices=("chdb", "clickhouse"), default="chdb")
+    report.add_argument("--runs", type=int, default=3, help="timed runs (the best is reported)")
+    report.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.report.bench import CITY_YEAR_DOSSIERS, bench_report
+
+    result = bench_report(
+        settings,
+        dossiers=CITY_YEAR_DOSSIERS if args.dossiers is None else args.dossiers,
+        backend=args.backend,
+        runs=args.runs,
+        progress=_progress,
+    )
+    print_json(result)
+    return 0 if result["report_exact"] else 1
 
 
 def _year(args: argparse.Namespace, settings: Settings) -> int:

@@ -68,7 +68,16 @@ _ONLINE_EVENTS: Final = (
 )
 
 
-def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
+# Rows one per-dossier GROUP BY reads at most: at the city's scale (≈46 M events, 22.6 M
+# dossiers) a single GROUP BY needs more than the server's per-query memory limit (≈7.5 GiB
+# measured on 18.16), so the dossiers are split into disjoint buckets by a hash of their code
+# and the buckets' counts added up — exact, since a dossier's rows all fall in one bucket.
+ROWS_PER_PASS: Final = 12_000_000
+
+
+def build_report(
+    warehouse: Warehouse, year: int, *, rows_per_pass: int = ROWS_PER_PASS
+) -> AnnualReport:
     """Every figure of the report for local calendar ``year``."""
     present = {
         str(row[0])
@@ -81,9 +90,13 @@ def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
         raise MissingTablesError(missing)
     window = _Window(year)
     procedures, by_online_level = _procedures(warehouse, year)
-    outcomes = _outcomes(warehouse, window)
-    backlog = _backlog(warehouse, window)
-    received = _received_by_month(warehouse, window)
+    outcomes = _Outcomes()
+    for bucket in _buckets(warehouse, "dossier_outcomes", rows_per_pass):
+        _outcomes(warehouse, window, bucket, into=outcomes)
+    facts = _DossierFacts([0] * 13, [(0, 0)] * 12, 0)
+    for bucket in _buckets(warehouse, "events_dossier", rows_per_pass):
+        _dossier_facts(warehouse, window, bucket, into=facts)
+    backlog, received = facts.backlog, facts.received
     dossiers = DossierFigures(
         opening_backlog=backlog[0],
         received=sum(total for total, _online in received),
@@ -91,11 +104,7 @@ def build_report(warehouse: Warehouse, year: int) -> AnnualReport:
         resolved_on_time=outcomes.on_time,
         resolved_overdue=outcomes.overdue,
         overdue_with_apology=outcomes.overdue_with_apology,
-        withdrawn=_count(
-            warehouse,
-            "SELECT uniqExact(dossier_code) FROM events_dossier WHERE event_type = 'DossierStopped'"
-            f" AND reason = 'WITHDRAWN' AND {window.contains('stopped_at')}",
-        ),
+        withdrawn=facts.withdrawn,
         apology_letters=_count(
             warehouse,
             "SELECT uniqExact(event_id) FROM events_dossier WHERE event_type = 'ApologyIssued'"
@@ -218,7 +227,17 @@ class _Outcomes:
         }
 
 
-def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
+def _buckets(warehouse: Warehouse, table: str, rows_per_pass: int) -> list[str]:
+    """Conditions splitting ``table``'s dossiers into disjoint buckets of about
+    ``rows_per_pass`` rows (one bucket, no condition, for a table that small)."""
+    rows = _count(warehouse, f"SELECT count() FROM {table}")
+    passes = max(1, -(-rows // rows_per_pass))
+    if passes == 1:
+        return ["1"]
+    return [f"cityHash64(dossier_code) % {passes} = {i}" for i in range(passes)]
+
+
+def _outcomes(warehouse: Warehouse, window: _Window, bucket: str, *, into: _Outcomes) -> None:
     """The latest outcome of each dossier resolved in the year (the processors re-emit one when
     a late fact changes it; the last on the dossier's partition wins, as in v_dossier_outcomes).
 
@@ -233,12 +252,12 @@ def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
         " argMax(resolved_at, src_offset) AS resolved_on,"
         " argMax(apology_issued, src_offset) AS apology,"
         " argMax(ifNull(resolution, ''), src_offset) AS res"
-        f" FROM dossier_outcomes WHERE {window.contains('resolved_at')}"
+        f" FROM dossier_outcomes WHERE {window.contains('resolved_at')} AND {bucket}"
         " GROUP BY dossier_code)"
         " WHERE res != ''"
         " GROUP BY cls, lvl, month"
     )
-    result = _Outcomes()
+    result = into
     for cls, level, month, count, apologies in rows:
         cell = result.cells[str(level)][int(month)]
         cell[0] += int(count)
@@ -248,50 +267,87 @@ def _outcomes(warehouse: Warehouse, window: _Window) -> _Outcomes:
         else:  # EARLY and ON_TIME are both "on time" (trước hạn + đúng hạn)
             result.on_time += int(count)
             cell[1] += int(count)
-    return result
 
 
-def _received_by_month(warehouse: Warehouse, window: _Window) -> list[tuple[int, int]]:
-    """(received, received online) per local month: each dossier once, at its first reception."""
-    rows = warehouse.query(
-        "SELECT toMonth(toDate(received_on, " + _TZ + ")) AS month, count(), countIf(ch = 'ONLINE')"
-        " FROM (SELECT dossier_code, min(received_at) AS received_on,"
-        " argMin(ifNull(channel, ''), received_at) AS ch"
-        " FROM events_dossier"
-        f" WHERE event_type = 'DossierReceived' AND {window.contains('received_at')}"
-        " AND ifNull(carried_over, 0) = 0"  # backlog loaded into the books: not received now
-        " GROUP BY dossier_code)"
-        " GROUP BY month"
-    )
-    by_month = {int(month): (int(total), int(online)) for month, total, online in rows}
-    return [by_month.get(m, (0, 0)) for m in MONTHS]
+class _DossierFacts:
+    """What one pass over ``events_dossier`` yields: the backlog at the 13 instants, the
+    receptions by month, the withdrawals."""
+
+    def __init__(self, backlog: list[int], received: list[tuple[int, int]], withdrawn: int):
+        self.backlog = backlog
+        self.received = received
+        self.withdrawn = withdrawn
 
 
-def _backlog(warehouse: Warehouse, window: _Window) -> list[int]:
-    """Dossiers open at the start of the year, then at each local month end (13 values).
+def _dossier_facts(
+    warehouse: Warehouse, window: _Window, bucket: str, *, into: _DossierFacts
+) -> None:
+    """Every per-dossier figure of ``events_dossier`` from ONE ``GROUP BY dossier_code``.
 
-    Open at t: received before t and neither resolved nor stopped before t. The last value is
-    the closing backlog counted directly (the report also derives it by balance).
+    Each figure keeps its own condition inside a conditional aggregate, so the pass computes
+    exactly what separate queries would (the WHERE is only the union of the conditions, to
+    skip the other event kinds):
+
+    - backlog (13 values): open at t = received before t and neither resolved nor stopped
+      before t, over the events that occurred before the year's end;
+    - received by local month: each dossier once, at its first reception in the year that was
+      not carried over (the backlog loaded into the books is not received now), with that
+      reception's channel;
+    - withdrawn: dossiers with a DossierStopped WITHDRAWN in the year.
+
+    Duplicated events (an event id stored twice) change no min and no "at least one", so
+    they count once, as before.
     """
-    instants = (window.start, *window.month_ends)
-    columns = ", ".join(
-        f"countIf(received > 0 AND received_at_ < {_instant(t)}"
-        f" AND NOT (closed > 0 AND closed_at < {_instant(t)}))"
-        for t in instants
+    before_end = f"occurred_at < {_instant(window.end)}"
+    received = f"event_type = 'DossierReceived' AND {before_end}"
+    closed = f"event_type IN ('DossierResolved', 'DossierStopped') AND {before_end}"
+    new = (
+        f"event_type = 'DossierReceived' AND {window.contains('received_at')}"
+        " AND ifNull(carried_over, 0) = 0"
     )
-    row = warehouse.query(
-        f"SELECT {columns} FROM (SELECT dossier_code,"
-        " countIf(event_type = 'DossierReceived') AS received,"
-        " minIf(ifNull(received_at, occurred_at), event_type = 'DossierReceived') AS received_at_,"
-        " countIf(event_type IN ('DossierResolved', 'DossierStopped')) AS closed,"
-        " minIf(ifNull(ifNull(resolved_at, stopped_at), occurred_at),"
-        " event_type IN ('DossierResolved', 'DossierStopped')) AS closed_at"
+    withdrawn = (
+        "event_type = 'DossierStopped' AND reason = 'WITHDRAWN'"
+        f" AND {window.contains('stopped_at')}"
+    )
+    # the facts of each dossier, then the dossiers counted by the local months they fall in
+    # (tiny: a few hundred groups); the instants of the report are local month starts, so
+    # "before t" is "in a month before t's"
+    rows = warehouse.query(
+        "SELECT received > 0, toStartOfMonth(toDate(received_at_, " + _TZ + ")),"
+        " closed > 0, toStartOfMonth(toDate(closed_at, " + _TZ + ")),"
+        " new > 0, toMonth(toDate(new_at, " + _TZ + ")), online, withdrawn > 0, count()"
+        " FROM (SELECT"
+        f" countIf({received}) AS received,"
+        f" minIf(ifNull(received_at, occurred_at), {received}) AS received_at_,"
+        f" countIf({closed}) AS closed,"
+        f" minIf(ifNull(ifNull(resolved_at, stopped_at), occurred_at), {closed}) AS closed_at,"
+        f" countIf({new}) AS new,"
+        f" minIf(ifNull(received_at, occurred_at), {new}) AS new_at,"
+        f" argMinIf(ifNull(channel, '') = 'ONLINE', received_at, {new}) AS online,"
+        f" countIf({withdrawn}) AS withdrawn"
         " FROM events_dossier"
         " WHERE event_type IN ('DossierReceived', 'DossierResolved', 'DossierStopped')"
-        f" AND occurred_at < {_instant(window.end)}"
+        f" AND {bucket}"
+        f" AND (({before_end}) OR ({new}) OR ({withdrawn}))"
         " GROUP BY dossier_code)"
-    )[0]
-    return [int(value) for value in row]
+        " GROUP BY received > 0, toStartOfMonth(toDate(received_at_, " + _TZ + ")),"
+        " closed > 0, toStartOfMonth(toDate(closed_at, " + _TZ + ")),"
+        " new > 0, toMonth(toDate(new_at, " + _TZ + ")), online, withdrawn > 0"
+    )
+    starts = [dt.date(window.year, 1, 1)] + [
+        dt.date(window.year + m // 12, m % 12 + 1, 1) for m in MONTHS
+    ]
+    facts = into
+    for was_received, received_in, was_closed, closed_in, is_new, month, online, gone, n in rows:
+        count = int(n)
+        for i, start in enumerate(starts):
+            if was_received and received_in < start and not (was_closed and closed_in < start):
+                facts.backlog[i] += count
+        if is_new:
+            total, online_total = facts.received[int(month) - 1]
+            facts.received[int(month) - 1] = (total + count, online_total + count * bool(online))
+        if gone:
+            facts.withdrawn += count
 
 
 def _feedback(warehouse: Warehouse, window: _Window) -> FeedbackFigures:
