@@ -19,11 +19,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cache
 from typing import Any, Final
 
 from producers.scenario import Scenario, ScenarioError
-from schemas import event_type
+from schemas import make_envelope
 from stream_processors.dossier import WorkingCalendar
 
 from .catalog import Catalog, plan_catalog
@@ -97,25 +96,15 @@ class Simulation:
 
     def _event(self, sim: SimEvent) -> dict[str, Any]:
         name = f"{self.scenario.name}/{self.scenario.scale!r}/{self.seed}/{sim.label}"
-        envelope = {
-            "event_id": uuid.uuid5(_NAMESPACE, name),
-            "event_type": sim.event_type,
-            "schema_version": _schema_version(sim.event_type),
-            "occurred_at": sim.at,
-            "recorded_at": sim.at,
-            "agency_code": sim.agency,
-            "producer_system": PRODUCER_SYSTEM,
-            "correlation_id": None,
-            "causation_id": None,
-            "rule_regime": "ND61_107",
-        }
+        envelope = make_envelope(
+            sim.event_type,
+            agency_code=sim.agency,
+            occurred_at=sim.at,
+            event_id=uuid.uuid5(_NAMESPACE, name),
+            producer_system=PRODUCER_SYSTEM,
+        )
         return {"envelope": envelope, **sim.payload}
 
 
 def _time(sim: SimEvent) -> datetime:
     return sim.at
-
-
-@cache
-def _schema_version(name: str) -> int:
-    return event_type(name).schema_version
