@@ -19,6 +19,7 @@ from typing import Any, Final
 from producers.scenario import ProcedureTargets, ScenarioError
 from stream_processors.dossier import HCMC_TZ, WorkingCalendar
 
+from .days import working_days
 from .sampling import apportion, stream
 
 __all__ = ["Catalog", "Fate", "Procedure", "plan_catalog"]
@@ -434,10 +435,5 @@ def _chunk_sizes(n: int, decisions: int, rng: random.Random) -> list[int]:
 def _signing_days(
     decisions: int, year: int, rng: random.Random, calendar: WorkingCalendar
 ) -> list[date]:
-    first, last = date(year, 1, 9), date(year, *_LAST_SIGNING)
-    days = [
-        first + timedelta(days=i)
-        for i in range((last - first).days + 1)
-        if calendar.is_working_day(first + timedelta(days=i))
-    ]
+    days = working_days(date(year, 1, 9), date(year, *_LAST_SIGNING), calendar)
     return sorted(rng.choice(days) for _ in range(decisions))

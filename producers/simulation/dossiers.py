@@ -27,6 +27,7 @@ from producers.scenario import DossierTargets, ScenarioError
 from stream_processors.dossier import HCMC_TZ, WorkingCalendar
 
 from .catalog import LEVELS, Catalog, Procedure
+from .days import working_days
 from .people import person, pool_size
 from .sampling import Quota, apportion, stream
 
@@ -83,8 +84,8 @@ class DossierPlan:
 
 
 def plan_dossiers(targets: DossierTargets, year: int, calendar: WorkingCalendar) -> DossierPlan:
-    days = _working_days(date(year, 1, 1), date(year, 12, 31), calendar)
-    previous = _working_days(date(year - 1, 12, 1), date(year - 1, 12, 31), calendar)
+    days = working_days(date(year, 1, 1), date(year, 12, 31), calendar)
+    previous = working_days(date(year - 1, 12, 1), date(year - 1, 12, 31), calendar)
     backlog_days = previous[-_BACKLOG_DAYS:]
     arrivals: list[tuple[date, int]] = []
     if targets.opening_backlog:
@@ -120,11 +121,6 @@ def _seasonal_weight(day: date) -> float:
     if day.month == 12:
         return 1.15
     return 1.0
-
-
-def _working_days(first: date, last: date, calendar: WorkingCalendar) -> list[date]:
-    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
-    return [d for d in days if calendar.is_working_day(d)]
 
 
 @dataclass(frozen=True)
@@ -234,8 +230,8 @@ class _Year:
         self.online = Quota(targets.received_online, targets.received, stream(seed, "channels"))
         self.apology = Quota(targets.apology_letters, targets.resolved_overdue, fates)
         self.people = pool_size(plan.total)
-        self.first_day = _working_days(date(year, 1, 1), date(year, 1, 31), calendar)[0]
-        self.last_day = _working_days(date(year, 12, 1), date(year, 12, 31), calendar)[-1]
+        self.first_day = working_days(date(year, 1, 1), date(year, 1, 31), calendar)[0]
+        self.last_day = working_days(date(year, 12, 1), date(year, 12, 31), calendar)[-1]
         self.year_end = datetime.combine(date(year, 12, 31), time(23, 59), HCMC_TZ)
         self.cutoff = date(year, *_OVERDUE_CUTOFF)
         self.sequence: dict[tuple[str, date], int] = defaultdict(int)

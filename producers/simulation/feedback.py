@@ -14,6 +14,7 @@ from typing import Any, Final
 from producers.scenario import FeedbackTargets
 from stream_processors.dossier import HCMC_TZ, WorkingCalendar
 
+from .days import working_days
 from .dossiers import Pseudonymize, SimEvent
 from .people import person
 from .sampling import Quota, stream
@@ -38,9 +39,7 @@ def feedback_events(
     """Every feedback event of the year, time-ordered."""
     rng = stream(seed, "feedback")
     in_scope = Quota(targets.about_procedures, targets.received, stream(seed, "feedback-scope"))
-    first, last = date(year, 1, 3), date(year, *_LAST_RECEIVED)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    days = [d for d in days if calendar.is_working_day(d)]
+    days = working_days(date(year, 1, 3), date(year, *_LAST_RECEIVED), calendar)
     arrivals = sorted(
         datetime.combine(rng.choice(days), time(7, 30), HCMC_TZ)
         + timedelta(seconds=rng.randrange(9 * 3600))

@@ -4,12 +4,13 @@ the official working calendars, announced by the city committee before anything 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from schemas._formats import ADMIN_UNIT_CODE
 from stream_processors.dossier import HCMC_TZ, WorkingCalendar
 
+from .days import days_between
 from .dossiers import SimEvent
 
 __all__ = ["reference_events"]
@@ -61,8 +62,7 @@ def _gso(code: str | None) -> str | None:
 
 def _official_calendar(calendar: WorkingCalendar, year: int) -> dict[str, Any]:
     """The year as the processors receive it: weekdays off and weekend days worked."""
-    first = date(year, 1, 1)
-    days = [first + timedelta(days=i) for i in range((date(year, 12, 31) - first).days + 1)]
+    days = days_between(date(year, 1, 1), date(year, 12, 31))
     weekend = {5, 6}
     return {
         "year": year,
