@@ -35,7 +35,7 @@ from confluent_kafka.admin import (
 
 from dossierhub.errors import ConfigError, HubError, ServiceUnreachableError
 
-from .topics import INBOUND_PREFIX, TopicSpec, canonical_topics, inbound_agency
+from .topics import INBOUND_PREFIX, TopicSpec, all_topics, canonical_topics, inbound_agency
 
 __all__ = [
     "DEFAULT_REPLICATION_FACTOR",
@@ -46,6 +46,7 @@ __all__ = [
     "TopicPlan",
     "TopicResult",
     "TopicState",
+    "apply_hub_topics",
     "is_declared",
     "plan_topic",
     "replication_factor_for",
@@ -438,3 +439,11 @@ def _check_unique(specs: Sequence[TopicSpec]) -> None:
         if spec.name in seen:
             raise ConfigError("topic", spec.name, "declared twice")
         seen.add(spec.name)
+
+
+def apply_hub_topics(kafka_config: Mapping[str, Any], agencies: Iterable[str]) -> list[TopicResult]:
+    """The hub's topics and the inbound topics of ``agencies``, at the replication the cluster
+    can host (idempotent)."""
+    admin = TopicAdmin(kafka_config)
+    replication = replication_factor_for(admin.broker_count(), None)
+    return admin.apply(all_topics(replication, agencies))

@@ -155,14 +155,10 @@ def _apply_topics(endpoints: Endpoints, say: Callable[[str], None]) -> None:
     from datetime import date
 
     from dossierhub.directory import load_directory
-    from schemas.admin import TopicAdmin, replication_factor_for
-    from schemas.topics import all_topics
+    from schemas.admin import apply_hub_topics
 
     agencies = [a.code for a in load_directory(date(2023, 12, 31)).agencies]
-    admin = TopicAdmin(endpoints.kafka_config())
-    replication = replication_factor_for(admin.broker_count(), None)
-    results = admin.apply(all_topics(replication, agencies))
-    counts = Counter(r.status for r in results)
+    counts = Counter(r.status for r in apply_hub_topics(endpoints.kafka_config(), agencies))
     say(f"{len(agencies)} agencies: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 

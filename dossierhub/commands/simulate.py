@@ -110,16 +110,13 @@ def _publish(settings: Settings, simulation: Any, events: Any) -> None:
     from dossierhub.endpoints import Endpoints
     from producers.fleet import PublisherFleet
     from producers.simulation import PRODUCER_SYSTEM
-    from schemas.admin import TopicAdmin, replication_factor_for
+    from schemas.admin import apply_hub_topics
     from schemas.evolution import apply_schemas
     from schemas.registry import Registry, SchemaIds
-    from schemas.topics import all_topics
 
     endpoints = Endpoints.resolve(settings)
-    admin = TopicAdmin(endpoints.kafka_config())
-    replication = replication_factor_for(admin.broker_count(), None)
     agencies = [a.code for a in simulation.agencies]
-    results = admin.apply(all_topics(replication, agencies))
+    results = apply_hub_topics(endpoints.kafka_config(), agencies)
     created = Counter(r.status for r in results)
     print(
         f"simulate: topics of {len(agencies)} agencies: "
