@@ -36,6 +36,8 @@ _log = logging.getLogger(__name__)
 
 #: after a failed read of the new partitions' positions, the next try waits this long
 _RETRY_S: Final = 5.0
+#: the log ends of every assigned partition are looked at this often (see ``prepare``)
+_ENDS_EVERY_S: Final = 1.0
 
 
 class _Record(Protocol):
@@ -57,22 +59,33 @@ class Alignment:
     clocks: SourceClocks = field(default_factory=SourceClocks)
     clock: Callable[[], float] = time.monotonic
     _retry_at: float = 0.0
+    _ends_at: float = 0.0
 
-    async def prepare(self) -> None:
-        """Before a batch: the assignment, the positions of new partitions, the log ends."""
+    async def prepare(self, records: Iterable[_Record] = ()) -> None:
+        """Before validating ``records``: the assignment, the positions of new partitions, the
+        log ends (of the batch's partitions; of all assigned ones at most every second, since
+        asking the consumer for a thousand partitions per batch would cost more than it tells:
+        a partition not in the batch has, live, seconds-old records at most)."""
         assigned = frozenset(self.assignment())
         missing = (assigned - self.clocks.partitions) | (self.clocks.unpositioned & assigned)
         positions: Mapping[Partition, tuple[int, int]] = {}
-        if missing and self.clock() >= self._retry_at:
+        now = self.clock()
+        if missing and now >= self._retry_at:
             positions = await self._read_positions(missing)
         if assigned != self.clocks.partitions or positions:
             self.clocks.assign(assigned, positions)
-        for partition in assigned:
+        if now >= self._ends_at:
+            self._ends_at = now + _ENDS_EVERY_S
+            looked_at: Iterable[Partition] = assigned
+        else:
+            looked_at = {(r.topic, r.partition) for r in records} & assigned
+        for partition in looked_at:
             self.clocks.saw_end(partition, self.highwater(partition))
 
     async def _read_positions(
         self, partitions: Collection[Partition]
     ) -> Mapping[Partition, tuple[int, int]]:
+        started = self.clock()
         try:
             found = await asyncio.to_thread(self.positions, partitions)
         except HubError as exc:
@@ -84,6 +97,11 @@ class Alignment:
                 exc.one_line(),
             )
             return {}
+        _log.info(
+            "alignment: positions of %d inbound partitions read in %.1fs",
+            len(partitions),
+            self.clock() - started,
+        )
         return {p: found[p] for p in partitions if p in found}
 
     def passed(self, record: _Record) -> None:
@@ -128,7 +146,7 @@ def for_consumer(app: faust.App, kafka: Mapping[str, Any], group: str) -> Alignm
     def highwater(partition: Partition) -> int | None:
         try:
             end = app.consumer.highwater(TP(*partition))
-        except (AssertionError, ConsumerNotStarted):  # revoked meanwhile, or stopping
+        except (AssertionError, KeyError, ConsumerNotStarted):  # revoked meanwhile, or stopping
             return None
         return None if end is None else int(end)
 

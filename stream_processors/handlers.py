@@ -181,7 +181,7 @@ class Handlers:
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
         align = self.alignment
         if align is not None:
-            await align.prepare()
+            await align.prepare(records)
         now = datetime.now(UTC)
         out = []
         for record in records:

@@ -285,3 +285,19 @@ def test_the_adapter_retries_positions_it_could_not_read() -> None:
     asyncio.run(align.prepare())
     assert consumer.asked == 2
     assert align.clocks.unpositioned == frozenset()
+
+
+def test_the_adapter_reads_the_batchs_log_ends_and_all_of_them_every_second() -> None:
+    topic = inbound_topic(JUSTICE)
+    fast, quiet = (topic, 0), (topic, 1)
+    consumer = _Consumer([fast, quiet], {fast: 1, quiet: 0}, {fast: 0, quiet: 0})
+    now = [0.0]
+    align = consumer.alignment(now)
+    asyncio.run(align.prepare())
+    assert align.clocks.read(fast, 0, day(1)) == day(1)
+    consumer.ends.update({fast: 3, quiet: 2})  # both get records; only fast's are in the batch
+    asyncio.run(align.prepare([_Record(topic, 0, 1)]))
+    assert align.clocks.read(fast, 1, day(5)) == day(5)  # quiet's new end not looked at yet
+    now[0] = 1.5
+    asyncio.run(align.prepare([_Record(topic, 0, 2)]))
+    assert align.clocks.read(fast, 2, day(9)) == day(5)  # quiet waits with no clock: held
