@@ -34,7 +34,7 @@ __all__ = ["Alignment", "for_consumer"]
 
 _log = logging.getLogger(__name__)
 
-#: after a failed read of the new partitions' positions, the next try waits this long
+#: after a failed (or partial) read of partitions' positions, the next try waits this long
 _RETRY_S: Final = 5.0
 #: the log ends of every assigned partition are looked at this often (see ``prepare``)
 _ENDS_EVERY_S: Final = 1.0
@@ -58,7 +58,9 @@ class Alignment:
     positions: Callable[[Collection[Partition]], Mapping[Partition, tuple[int, int]]]
     clocks: SourceClocks = field(default_factory=SourceClocks)
     clock: Callable[[], float] = time.monotonic
-    _retry_at: float = 0.0
+    #: partition → when its position was last asked for (a failed or partial answer is asked
+    #: again ``_RETRY_S`` later, not at every batch)
+    _tried: dict[Partition, float] = field(default_factory=dict)
     _ends_at: float = 0.0
 
     async def prepare(self, records: Iterable[_Record] = ()) -> None:
@@ -70,8 +72,10 @@ class Alignment:
         missing = (assigned - self.clocks.partitions) | (self.clocks.unpositioned & assigned)
         positions: Mapping[Partition, tuple[int, int]] = {}
         now = self.clock()
-        if missing and now >= self._retry_at:
-            positions = await self._read_positions(missing)
+        due = {p for p in missing if now >= self._tried.get(p, now - _RETRY_S) + _RETRY_S}
+        if due:
+            self._tried.update(dict.fromkeys(due, now))
+            positions = await self._read_positions(due)
         if assigned != self.clocks.partitions or positions:
             self.clocks.assign(assigned, positions)
         if now >= self._ends_at:
@@ -89,7 +93,6 @@ class Alignment:
         try:
             found = await asyncio.to_thread(self.positions, partitions)
         except HubError as exc:
-            self._retry_at = self.clock() + _RETRY_S
             _log.warning(
                 "alignment: positions of %d inbound partitions not read (%s); the low "
                 "watermark waits for them",

@@ -240,7 +240,7 @@ class _Consumer:
         self.asked += 1
         if self.down:
             raise ServiceUnreachableError("kafka", "localhost:1", "down")
-        return {p: (self.committed[p], self.ends[p]) for p in partitions}
+        return {p: (self.committed[p], self.ends[p]) for p in partitions if p in self.committed}
 
     def alignment(self, now: list[float]) -> Alignment:
         return Alignment(lambda: self.assigned, self.ends.get, self.positions, clock=lambda: now[0])
@@ -301,3 +301,23 @@ def test_the_adapter_reads_the_batchs_log_ends_and_all_of_them_every_second() ->
     now[0] = 1.5
     asyncio.run(align.prepare([_Record(topic, 0, 2)]))
     assert align.clocks.read(fast, 2, day(9)) == day(5)  # quiet waits with no clock: held
+
+
+def test_the_adapter_asks_for_a_new_partitions_position_at_once_and_a_missing_one_later() -> None:
+    topic = inbound_topic(JUSTICE)
+    old, new = (topic, 0), (topic, 1)
+    consumer = _Consumer([old], {old: 0, new: 0}, {old: 0})
+    now = [0.0]
+    align = consumer.alignment(now)
+    asyncio.run(align.prepare())
+    consumer.assigned = [old, new]  # a rebalance right after: new is asked for at once …
+    now[0] = 0.5
+    asyncio.run(align.prepare())
+    assert consumer.asked == 2
+    assert align.clocks.unpositioned == {new}  # … but the broker did not know it yet
+    asyncio.run(align.prepare())
+    assert consumer.asked == 2  # not at every batch
+    consumer.committed[new], now[0] = 0, 6.0
+    asyncio.run(align.prepare())
+    assert consumer.asked == 3
+    assert align.clocks.unpositioned == frozenset()
