@@ -51,6 +51,7 @@ from schemas.topics import (
 )
 from stream_processors.dossier import WorkingCalendar
 
+from .alignment import for_consumer
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers
 from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch
@@ -281,6 +282,7 @@ def build_app(
         )
 
     if processors.inbound_topics:
+        handlers.alignment = for_consumer(app, config.kafka_client, config.app_id)
 
         @app.agent(_raw_topic(app, *processors.inbound_topics), name="validate")
         async def validate(stream: faust.StreamT[bytes]) -> None:

@@ -53,6 +53,7 @@ from stream_processors.dossier import (
     scan,
 )
 
+from .eventtime import advance
 from .messages import Outgoing, Source, dead_letter
 
 __all__ = [
@@ -151,6 +152,8 @@ class IntakeRecord:
     offset: int
     #: the agency's original record (from the validator's headers)
     source: Source
+    #: the validator's low watermark stamped on the record (``eventtime``); None: unbounded
+    low_watermark: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +194,7 @@ def step(entry: Entry | None, record: IntakeRecord, context: Context) -> Step:
     except HubError as exc:
         letter = dead_letter(record.raw, record.key, UNDECODABLE, str(exc), record.source)
         return Step(_advanced(entry, record), (letter,), context.watermark)
-    watermark = _later(context.watermark, event)
+    watermark = _later(context.watermark, event, record.low_watermark)
     out: list[Outgoing] = []
     state, held = entry.state, list(entry.held)
     eid = _event_id_or_none(event)
@@ -287,19 +290,19 @@ def _redelivered(entry: Entry, record: IntakeRecord, context: Context) -> Step:
     # The record moved the watermark the first time, so it must again: watermarks are persisted
     # after the entries, and a replay that moved it later would sweep at another record than
     # the interrupted run did (and evict, expire or alert at another point).
-    return Step(entry, again, _later(context.watermark, event), redelivered=True)
+    watermark = _later(context.watermark, event, record.low_watermark)
+    return Step(entry, again, watermark, redelivered=True)
 
 
 def _advanced(entry: Entry, record: IntakeRecord) -> Entry:
     return Entry(entry.state, entry.held, record.offset)
 
 
-def _later(watermark: datetime | None, event: _Event) -> datetime | None:
-    try:
-        at = event_time(event)
-    except (ValidationError, KeyError, TypeError):
-        return watermark  # the machine refuses such an event as invalid_event
-    return at if watermark is None or at > watermark else watermark
+def _later(watermark: datetime | None, event: _Event, bound: datetime | None) -> datetime | None:
+    """The watermark after ``event``: its time, held back to the validator's low watermark
+    ``bound`` (``eventtime.advance``); an event without a valid time leaves it (the machine
+    refuses such an event as invalid_event)."""
+    return advance(watermark, _event_time_or_none(event), bound)
 
 
 def _event_time_or_none(event: _Event) -> datetime | None:

@@ -29,8 +29,10 @@ from schemas.topics import (
 from stream_processors.aggregates import PartialCounts
 from stream_processors.dossier import PublishedYear, WorkingCalendar, is_overdue
 
+from .alignment import Alignment
 from .config import ProcessorConfig
 from .dossiers import Context, Entry, IntakeRecord, encode_fact, encode_slice, next_alarm
+from .eventtime import low_watermark_of
 from .intake import POSITION_PREFIX, WATERMARK_PREFIX, Alarms, IntakeBatch, intake_partition
 from .levels import ProcedureLevels
 from .lookups import Lookups
@@ -166,6 +168,8 @@ class Handlers:
     alarms: Alarms = field(default_factory=Alarms)
     metrics: StageMetrics = field(default_factory=StageMetrics)
     census: Census = field(default_factory=Census)
+    #: the validator's event-time alignment (``eventtime``); None: intake records unstamped
+    alignment: Alignment | None = None
     _indexed_for: frozenset[int] | None = None
 
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
@@ -175,6 +179,9 @@ class Handlers:
         if self.counters.first_inbound_at is None:
             self.counters.first_inbound_at = time.monotonic()
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
+        align = self.alignment
+        if align is not None:
+            await align.prepare(records)
         now = datetime.now(UTC)
         out = []
         for record in records:
@@ -189,9 +196,12 @@ class Handlers:
                 )
             except Exception as exc:  # a poison record must not stop the stream
                 out.extend(self.failed(record, exc))
+                if align is not None:
+                    align.passed(record)
                 continue
             source = Source(record.topic, record.partition, record.offset, _millis(record))
-            out.append(to_outgoing(verdict, raw, source, _bytes(record.key) or None))
+            message = to_outgoing(verdict, raw, source, _bytes(record.key) or None)
+            out.append(message if align is None else align.stamp(record, verdict, message))
         return out
 
     async def prepare_dossiers(self) -> None:
@@ -225,7 +235,9 @@ class Handlers:
                 continue
             code = key.decode("utf-8", "replace")
             try:
-                batch.offer(record.partition, code, IntakeRecord(raw, key, record.offset, source))
+                bound = low_watermark_of(_headers(record.headers))
+                intake = IntakeRecord(raw, key, record.offset, source, bound)
+                batch.offer(record.partition, code, intake)
             except Exception as exc:  # a poison record must not stop the stream
                 batch.messages.extend(self.failed(record, exc))
         batch.messages.extend(self._slice_messages(batch))

@@ -21,7 +21,14 @@ from dossierhub.stack import Stack
 from producers import Publisher
 from schemas import decode, example_event, inbound_topic
 from schemas.registry import SchemaIds
-from schemas.topics import AGGREGATES, DEADLETTER, DOSSIER_EVENTS, DOSSIER_OUTCOMES
+from schemas.topics import (
+    AGGREGATES,
+    DEADLETTER,
+    DOSSIER_EVENTS,
+    DOSSIER_INTAKE,
+    DOSSIER_OUTCOMES,
+)
+from stream_processors.eventtime import HEADER_LOW_WATERMARK, low_watermark_of
 from tests.helpers import Record, read_topic, run_cli
 
 # One run of the processors for the whole module: every assertion reads its result.
@@ -36,6 +43,8 @@ class Run:
     published: dict[str, bytes]
     inbound: list[Record]
     canonical: list[Record]
+    #: this run's dossiers' records on the intake topic
+    intake: list[Record]
     outcomes: list[Record]
     dead_letters: list[Record]
     #: AggregateUpdated slices of this agency's dimension
@@ -149,6 +158,7 @@ def run(stack: Stack, settings: Settings, applied_contract: None) -> Run:
         published=published,
         inbound=inbound,
         canonical=of_mine(read_topic(bootstrap, DOSSIER_EVENTS)),
+        intake=of_mine(read_topic(bootstrap, DOSSIER_INTAKE)),
         outcomes=of_mine(read_topic(bootstrap, DOSSIER_OUTCOMES)),
         dead_letters=[
             r
@@ -203,6 +213,26 @@ def test_the_canonical_topic_holds_exactly_the_accepted_events_byte_for_byte(run
     # per dossier, in the order the hub accepted them: the held resolution after its reception
     released = [r.value for r in run.canonical if r.key == run.codes["released"].encode()]
     assert released == [run.published["released.received"], run.published["released.resolved"]]
+
+
+def test_the_validator_stamps_each_intake_record_with_a_low_watermark_that_never_goes_back(
+    run: Run,
+) -> None:
+    """Event-time alignment is wired: the dossier stage gets the validator's low watermark on
+    every record (one validator run: it only grows along each intake partition)."""
+    assert run.intake
+    by_partition: dict[int, list[Record]] = {}
+    for record in run.intake:
+        assert HEADER_LOW_WATERMARK in record.headers, record.headers
+        by_partition.setdefault(record.partition, []).append(record)
+    for records in by_partition.values():
+        stamps = [
+            low_watermark_of(tuple(r.headers.items()))
+            for r in sorted(records, key=lambda r: r.offset)
+        ]
+        assert None not in stamps
+        known = [s for s in stamps if s is not None]
+        assert known == sorted(known), stamps  # HOLD (nothing known yet) sorts first
 
 
 def test_a_duplicate_reaches_the_canonical_topic_once(run: Run) -> None:
