@@ -68,6 +68,9 @@ TABLE_NAME: Final = "dossier_state"
 SLICES_TABLE: Final = "aggregate_slices"
 #: partitions of the intake topic, the table and its changelog (schemas/topics.py)
 _DOSSIER_PARTITIONS: Final = 6
+#: the most bytes the producer puts in one partition's batch (under the 1,000,000-byte request
+#: limit, which a request of several partitions' batches is split to respect)
+_PRODUCER_BATCH_BYTES: Final = 512 * 1024
 
 
 @dataclass
@@ -160,6 +163,9 @@ def build_app(
         table_standby_replicas=0,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=config.session_timeout_s / 5,
+        # One request in flight per broker (aiokafka): with Faust's 16 KiB batches a batch of
+        # 2,000 records took dozens of sequential round trips before its acknowledgement.
+        producer_max_batch_size=_PRODUCER_BATCH_BYTES,
     )
     # key_type=str: a key recovered from the changelog is the str it was written as.
     table = app.Table(TABLE_NAME, default=None, partitions=_DOSSIER_PARTITIONS, key_type=str)
