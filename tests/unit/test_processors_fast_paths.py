@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,11 +15,14 @@ from typing import Any, Final
 
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas import event_types, example_event
 from schemas.topics import DOSSIER_INTAKE, inbound_topic
 from stream_processors.config import ProcessorConfig
-from stream_processors.dossier import DossierState, Pause, Status
+from stream_processors.dossier import DossierState, OutcomeClass, Pause, Status
+from stream_processors.dossier.outcome import _digest_text
 from stream_processors.dossier.state import evolve
 from stream_processors.handlers import Handlers
 from stream_processors.intake import IntakeBatch, intake_partition
@@ -186,3 +190,22 @@ def test_records_for_a_given_partition_keep_their_order_and_offsets() -> None:
     assert by_partition[2].last_offset == 6
     assert by_partition[1].last_offset == 0
     assert [count for _, p, count in producer.sent if p == 2] == [2, 2, 2, 1]
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(),
+    st.dates(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.sampled_from(list(OutcomeClass)),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(st.dictionaries(st.text(), _VALUES, max_size=16))
+def test_the_outcome_digest_text_is_the_json_it_always_was(body: dict[str, Any]) -> None:
+    expected = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    assert _digest_text(body) == expected
