@@ -58,7 +58,7 @@ def bench_process(
     events: int = 100_000,
     paced_rate: int = 2_000,
     paced_seconds: float = 15.0,
-    batch_size: int = 2_000,
+    batch_size: int = 5_000,
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dossierhub-bench-") as home:
