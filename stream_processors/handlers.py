@@ -313,6 +313,8 @@ class Handlers:
             yield batch.entry_partition[code], code, value
 
     def _keep(self, code: str, stored: Any, entry: Entry) -> None:
+        if not self.config.store.startswith("memory://"):
+            return  # a RocksDB store decodes a new value at every read: never the same object
         parsed = self.parsed
         parsed.pop(code, None)  # re-inserted last: the oldest are evicted first
         parsed[code] = (stored, entry)

@@ -44,8 +44,8 @@ class _Record:
     timestamp: float | None = None
 
 
-def _handlers(table: dict[str, Any] | None = None) -> Handlers:
-    config = ProcessorConfig(kafka_bootstrap="-", registry_url="-", datadir=Path("-"))
+def _handlers(table: dict[str, Any] | None = None, store: str = "memory://") -> Handlers:
+    config = ProcessorConfig(kafka_bootstrap="-", registry_url="-", datadir=Path("-"), store=store)
     ids = {known.subject: SCHEMA_IDS[known.name] for known in event_types()}
     lookups = Lookups(WRITERS.get, lambda known: ids[known.subject])
     return Handlers(config=config, lookups=lookups, table={} if table is None else table)
@@ -90,6 +90,14 @@ def test_a_parsed_entry_is_reused_only_while_the_table_holds_its_value() -> None
     again = handlers._load_entry(code)
     assert again == first
     assert again is not first
+
+
+def test_nothing_is_kept_beside_a_store_that_decodes_at_every_read() -> None:
+    handlers = _handlers(store="rocksdb://")
+    code = example_event("DossierReceived")["dossier_code"]
+    _persist(handlers, _fold(handlers, [_intake(_received("r"), code, 0)]))
+    assert handlers._load_entry(code) is not None
+    assert handlers.parsed == {}
 
 
 def test_the_dossier_stage_folds_the_validators_decoding_as_its_own() -> None:
