@@ -297,15 +297,6 @@ def build_app(
     )
     app.task(reader.run)
 
-    async def quiet_monitor() -> None:
-        """Take Faust's in-memory Monitor off the sensors once the app has added it (at
-        start): it timed and counted every message and event of both streams (4% of the
-        worker's time) for statistics nothing here reads; the hub's metrics are its own."""
-        if app.monitor in set(app.sensors):
-            app.sensors.remove(app.monitor)
-
-    app.task(quiet_monitor)
-
     @app.agent(_raw_topic(app, DOSSIER_INTAKE), name="dossiers")
     async def dossiers(stream: faust.StreamT[bytes]) -> None:
         await handlers.prepare_dossiers()
