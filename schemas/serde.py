@@ -94,6 +94,23 @@ def encode(event: Mapping[str, Any], schema_id: int, parsed_schema: Mapping[str,
         raise UnencodableEventError(schema_id, f"{type(exc).__name__}: {exc}") from exc
 
 
+# (id(writer), id(reader)) -> (writer, reader, equal): fastavro compares the two schemas (deep
+# dicts of ~20 KB) on every read; the answer is kept per pair of objects, which the entry
+# keeps alive so that their ids cannot be reused by other schemas.
+_compared: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], bool]] = {}
+
+
+def _same_schema(writer: Mapping[str, Any], reader: Mapping[str, Any]) -> bool:
+    if writer is reader:
+        return True
+    known = _compared.get((id(writer), id(reader)))
+    if known is None:
+        known = (writer, reader, writer == reader)
+        if len(_compared) < 10_000:  # a few per schema version in practice
+            _compared[id(writer), id(reader)] = known
+    return known[2]
+
+
 def peek_schema_id(data: bytes) -> int:
     """The schema id of a framed message, without decoding the body."""
     if len(data) < HEADER_SIZE:
@@ -122,6 +139,8 @@ def decode(
         writer_schema = None
     if writer_schema is None:
         raise UndecodableMessageError(data, f"unknown schema id {schema_id}", schema_id=schema_id)
+    if reader_schema is not None and _same_schema(writer_schema, reader_schema):
+        reader_schema = None  # what fastavro does too, after comparing the two, each call
     io = BytesIO(data)
     io.seek(HEADER_SIZE)
     try:

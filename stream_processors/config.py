@@ -51,8 +51,12 @@ class ProcessorConfig:
     due_soon_working_days: int = 3
     #: how long (event time) a closed dossier stays in the table to catch late events
     retention: timedelta = timedelta(days=7)
-    #: intake records folded per batch, and the longest wait to fill one
-    batch_size: int = 2000
+    #: intake records folded per batch, and the longest wait to fill one. A batch costs four
+    #: acknowledgement round trips whatever its size (``intake``): 5,000 cut the CPU per event
+    #: by ~10% against 2,000 on a backlog, while a live stream's batches stay bounded by
+    #: ``batch_seconds``; a batch's fold (~3 s on a busy core) stays well inside the session
+    #: timeout
+    batch_size: int = 5000
     batch_seconds: float = 0.2
     #: how long the dossier agent waits at start for the catalog and reference topics
     reference_wait_s: float = 60.0

@@ -5,10 +5,11 @@ return.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -22,6 +23,7 @@ from schemas.topics import (
     DEADLETTER,
     DOSSIER_ALERTS,
     DOSSIER_EVENTS,
+    DOSSIER_INTAKE,
     DOSSIER_OUTCOMES,
     FEEDBACK_EVENTS,
     REFERENCE_EVENTS,
@@ -37,7 +39,7 @@ from .intake import POSITION_PREFIX, WATERMARK_PREFIX, Alarms, IntakeBatch, inta
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
-from .validator import check, read_event, to_outgoing
+from .validator import Accepted, Refused, check, read_event, to_outgoing
 
 __all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record"]
 
@@ -45,6 +47,10 @@ _log = logging.getLogger(__name__)
 
 #: ``dh.reason`` of a record our own code failed on: kept, so it can be replayed once fixed
 PROCESSING_ERROR: Final = "processing_error"
+#: the most parsed entries kept (≈1.5 KB each); the dossiers of the last days of event time
+_PARSED_ENTRIES: Final = 200_000
+#: the most accepted events kept decoded for the dossier stage (a few KB each)
+_DECODED_EVENTS: Final = 20_000
 _DERIVED_TYPES: Final = (
     "DossierOutcome",
     "DossierBecameOverdue",
@@ -170,6 +176,10 @@ class Handlers:
     census: Census = field(default_factory=Census)
     #: the validator's event-time alignment (``eventtime``); None: intake records unstamped
     alignment: Alignment | None = None
+    #: dossier_code → (the table's value, the ``Entry`` it holds); see ``_load_entry``
+    parsed: dict[str, tuple[Any, Entry]] = field(default_factory=dict)
+    #: intake record bytes → the event the validator decoded from them (``_hand_over``)
+    decoded: dict[bytes, Mapping[str, Any]] = field(default_factory=dict)
     _indexed_for: frozenset[int] | None = None
 
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
@@ -184,6 +194,7 @@ class Handlers:
             await align.prepare(records)
         now = datetime.now(UTC)
         out = []
+        owned = self.assigned()
         for record in records:
             raw = _bytes(record.value)
             try:
@@ -202,6 +213,7 @@ class Handlers:
             source = Source(record.topic, record.partition, record.offset, _millis(record))
             message = to_outgoing(verdict, raw, source, _bytes(record.key) or None)
             out.append(message if align is None else align.stamp(record, verdict, message))
+            self._hand_over(verdict, raw, owned)
         return out
 
     async def prepare_dossiers(self) -> None:
@@ -247,6 +259,23 @@ class Handlers:
         self.census.publish(self.metrics)
         return batch
 
+    def _hand_over(self, verdict: Accepted | Refused, raw: bytes, owned: frozenset[int]) -> None:
+        """Keep an accepted dossier event as decoded for this worker's dossier stage, which
+        reads the same bytes back from the intake topic, usually a moment later (it decoded
+        each record again: 5% of the worker's time). Bounded: when the dossier stage lags far
+        behind (a backlog) the rest is decoded again there; emptied when the worker's intake
+        partitions change."""
+        if (
+            not isinstance(verdict, Accepted)
+            or verdict.topic != DOSSIER_INTAKE
+            or len(self.decoded) >= _DECODED_EVENTS
+        ):
+            return
+        partitions = self.intake_partitions
+        if len(owned) < partitions and intake_partition(verdict.key, partitions) not in owned:
+            return  # another worker folds it
+        self.decoded[raw] = verdict.event
+
     def _check_gap(self, record: Record) -> None:
         """Say so, loudly and once per gap, when ``record`` comes after records of its
         partition that no batch folded although the consumer moved past them.
@@ -270,8 +299,40 @@ class Handlers:
         self.positions[record.partition] = record.offset - 1  # said once
 
     def _load_entry(self, code: str) -> Entry | None:
+        """The table's entry, parsed once: the ``Entry`` kept beside the very value the table
+        holds is reused (parsing the dict form was an eighth of the fold). A value written
+        by anyone else, or recovered from the changelog, is another object and parsed anew."""
         stored = self.table.get(code)
-        return None if stored is None else Entry.from_dict(stored)
+        if stored is None:
+            return None
+        kept = self.parsed.get(code)
+        if kept is not None and kept[0] is stored:
+            return kept[1]
+        entry = Entry.from_dict(stored)
+        self._keep(code, stored, entry)
+        return entry
+
+    def table_values(self, batch: IntakeBatch) -> Iterator[tuple[int, str, Any]]:
+        """(partition, dossier_code, table value or None) for each entry of ``batch``, the
+        values remembered with their ``Entry`` for the next batches' reads."""
+        for code, entry in batch.entries.items():
+            if entry is None:
+                self.parsed.pop(code, None)
+                yield batch.entry_partition[code], code, None
+                continue
+            value = entry.to_dict()
+            self._keep(code, value, entry)
+            yield batch.entry_partition[code], code, value
+
+    def _keep(self, code: str, stored: Any, entry: Entry) -> None:
+        if not self.config.store.startswith("memory://"):
+            return  # a RocksDB store decodes a new value at every read: never the same object
+        parsed = self.parsed
+        parsed.pop(code, None)  # re-inserted last: the oldest are evicted first
+        parsed[code] = (stored, entry)
+        if len(parsed) > _PARSED_ENTRIES:
+            for old in list(itertools.islice(parsed, len(parsed) // 4)):
+                del parsed[old]
 
     def _load_slice(self, key: str) -> PartialCounts | None:
         stored = self.slices.get(key)
@@ -297,6 +358,8 @@ class Handlers:
         if assigned == self._indexed_for:
             return
         self.alarms = Alarms()
+        if self._indexed_for is not None:  # what was kept may be for partitions now elsewhere
+            self.decoded.clear()
         self.watermarks.clear()
         self.positions.clear()
         self.census = self.census.emptied()
@@ -316,6 +379,7 @@ class Handlers:
             partition = intake_partition(key, self.intake_partitions)
             if partition in assigned:
                 entry = Entry.from_dict(stored)
+                self._keep(key, stored, entry)
                 self.alarms.schedule(partition, key, next_alarm(entry, context))
                 entries.append((partition, key, entry))
         for partition, key, entry in entries:
@@ -361,7 +425,14 @@ class Handlers:
     def _context(self, watermark: datetime | None) -> Context:
         lookups, levels = self.lookups, self.levels
 
+        decoded = self.decoded
+
         def decode(raw: bytes) -> Mapping[str, Any]:
+            # The validator's decoding of the same bytes, when it is at hand: the same function
+            # of the bytes and the schemas (no stage changes an event).
+            event = decoded.pop(raw, None)
+            if event is not None:
+                return event
             # A held record read after a restart may name an id not fetched yet: a blocking
             # fetch, rare, instead of dead-lettering a record that is fine.
             return read_event(raw, lookups.schema_now)[1]

@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     process.add_argument(
         "--paced-seconds", type=float, default=15.0, help="length of the latency phase"
     )
-    process.add_argument("--batch-size", type=int, default=2_000, help="records per batch")
+    process.add_argument(
+        "--batch-size", type=int, default=5_000, help="records per batch (the processors' default)"
+    )
     process.set_defaults(handler=_process)
     sink = kinds.add_parser(
         "sink",

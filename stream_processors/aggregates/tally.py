@@ -79,9 +79,8 @@ def zero_counts() -> Counts:
 
 def tally(state: DossierState | None) -> Counter[Cell]:
     """The cells ``state`` counts in (each with 1, apologies with their number)."""
-    out: Counter[Cell] = Counter()
     if state is None or state.received_at is None:
-        return out  # submitted or refused at reception: not in the books
+        return Counter()  # submitted or refused at reception: not in the books
     days: Counter[tuple[date, str]] = Counter()
     received_on = local_date(state.received_at)
     if state.carried_over:
@@ -105,14 +104,21 @@ def tally(state: DossierState | None) -> Counter[Cell]:
     for apology in state.apologies:
         if apology.exemption_reason is None:
             days[local_date(apology.issued_at), "apologies_issued"] += 1
-    for dimension in _dimensions(state):
-        for (day, counter), n in days.items():
-            out[(*dimension, day, counter)] += n
-    return out
+    # The dimensions are of four kinds and the (day, counter) pairs distinct: no cell repeats,
+    # so the cells are built in one go rather than added one by one.
+    return Counter(
+        {
+            (kind, key, day, counter): n
+            for kind, key in _dimensions(state)
+            for (day, counter), n in days.items()
+        }
+    )
 
 
 def delta(before: DossierState | None, after: DossierState | None) -> Counter[Cell]:
     """How the aggregates move when a dossier goes from ``before`` to ``after`` (zeros dropped)."""
+    if before is after:
+        return Counter()
     change = tally(after)
     change.subtract(tally(before))
     return Counter({cell: n for cell, n in change.items() if n})

@@ -7,14 +7,13 @@ fires once per due date in force: a supplement pause that moves the due date re-
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
 
 from .calendar import WorkingCalendar, local_date
 from .facts import DossierBecameOverdue, DossierDueSoon, Fact, OutcomeClass, derived_event_id
 from .outcome import MULTIPLE_SUPPLEMENT_REQUESTS_MAKE_OVERDUE, due_date_in_force, measure
-from .state import DossierState
+from .state import DossierState, evolve
 
 __all__ = ["ApologyCoverage", "apology_coverage", "is_overdue", "scan"]
 
@@ -41,7 +40,7 @@ def scan(
     due = due_date_in_force(state, calendar)
     if not state.is_in_progress or due is None or state.open_pause is not None:
         return state, ()
-    state = replace(state, due_date=due)
+    state = evolve(state, due_date=due)
     # In progress means received, and reception sets the holder and the procedure.
     holder = state.holding_agency_code or state.reception_field("resolving_agency_code")
     procedure = state.reception_field("procedure_code")
@@ -60,7 +59,7 @@ def scan(
             authority_level=state.authority_level,
             detected_at=watermark,
         )
-        return replace(state, overdue_alerted_for=due), (overdue,)
+        return evolve(state, overdue_alerted_for=due), (overdue,)
     left = calendar.working_days_between(local_date(watermark), due)
     if left > due_soon_working_days or state.due_soon_alerted_for == due:
         return state, ()
@@ -75,7 +74,7 @@ def scan(
         detected_at=watermark,
         working_days_left=left,
     )
-    return replace(state, due_soon_alerted_for=due), (soon,)
+    return evolve(state, due_soon_alerted_for=due), (soon,)
 
 
 class ApologyCoverage(StrEnum):

@@ -40,6 +40,8 @@ __all__ = [
 HCMC_TZ: Final = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 _SATURDAY: Final = 5
 _ONE_DAY: Final = timedelta(days=1)
+#: the most add_working_days answers a calendar keeps (a few thousand per year in practice)
+_ADDED_KEPT: Final = 100_000
 
 
 def local_date(instant: datetime) -> date:
@@ -135,6 +137,8 @@ class WorkingCalendar:
             self._published[year.year] = year
         self._use_package = use_package
         self._tables: dict[int, _YearTable] = {}
+        #: (day, n) → add_working_days(day, n): this calendar never changes (see with_published)
+        self._added: dict[tuple[date, int], date] = {}
 
     def with_published(self, year: PublishedYear) -> WorkingCalendar:
         """This calendar with ``year`` published (replacing an earlier publication of it)."""
@@ -155,6 +159,9 @@ class WorkingCalendar:
     def add_working_days(self, day: date, n: int) -> date:
         """The date ``n`` working days after ``day`` (before it when ``n`` < 0); ``day`` itself
         is not counted, so ``add_working_days(d, 0) == d`` even on a holiday."""
+        known = self._added.get((day, n))
+        if known is not None:  # the same due dates are asked for at every event of a dossier
+            return known
         step = _ONE_DAY if n >= 0 else -_ONE_DAY
         remaining = abs(n)
         current = day
@@ -162,6 +169,8 @@ class WorkingCalendar:
             current += step
             if self.is_working_day(current):
                 remaining -= 1
+        if len(self._added) < _ADDED_KEPT:
+            self._added[day, n] = current
         return current
 
     def working_days_between(self, start: date, end: date) -> int:

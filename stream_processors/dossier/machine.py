@@ -10,7 +10,7 @@ one (``duplicate_event``), which makes ``apply`` idempotent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,7 @@ from ._effects import EFFECTS, TIME_FIELDS, Changes
 from .calendar import WorkingCalendar
 from .facts import Fact
 from .outcome import due_date_in_force, measure, outcome_digest, outcome_fact, paused_working_days
-from .state import DossierState
+from .state import DossierState, evolve
 from .table import Hold, Move, Reason, Reject, Stay, rule_for
 
 __all__ = [
@@ -161,7 +161,7 @@ def _accept(
     if name in {"DossierSubmitted", "DossierReceived"} and level is not None:
         changes["authority_level"] = level
     changes.update(EFFECTS[name](state, event, at))
-    return replace(state, **changes)
+    return evolve(state, **changes)
 
 
 def _refresh(
@@ -172,7 +172,7 @@ def _refresh(
     due = due_date_in_force(state, calendar)
     paused = paused_working_days(state, calendar, state.ended_at)
     if (due, paused) != (state.due_date, state.paused_working_days):
-        state = replace(state, due_date=due, paused_working_days=paused)
+        state = evolve(state, due_date=due, paused_working_days=paused)
     measurement = measure(state, calendar)
     if measurement is None:
         return state, ()
@@ -180,5 +180,5 @@ def _refresh(
     digest = outcome_digest(fact)
     if digest == state.outcome_digest:
         return state, ()
-    classified = replace(state, outcome_digest=digest, outcome_class=fact.outcome_class.value)
+    classified = evolve(state, outcome_digest=digest, outcome_class=fact.outcome_class.value)
     return classified, (fact,)
