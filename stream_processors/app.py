@@ -57,6 +57,7 @@ from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch
 from .lookups import Lookups
 from .messages import HEADER_REASON, Outgoing, Source
 from .reference import ReferenceReader
+from .refill import IntakeReader
 from .views import register_views
 from .watchdog import Watchdog
 
@@ -178,6 +179,8 @@ def build_app(
         owned=assigned,
         intake_partitions=_DOSSIER_PARTITIONS,
         calendar=calendar or WorkingCalendar(),
+        # the table's positions, not Faust's committed offsets, say what was folded
+        refill=IntakeReader(config.kafka_client).read,
     )
     metrics = handlers.metrics
     watchdog = Watchdog.build(

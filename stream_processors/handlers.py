@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -35,6 +35,7 @@ from .intake import POSITION_PREFIX, WATERMARK_PREFIX, Alarms, IntakeBatch, inta
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
+from .refill import Refill
 from .validator import check, read_event, to_outgoing
 
 __all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record"]
@@ -77,8 +78,10 @@ class Counters:
     last_persisted_at: float | None = None
     #: intake records whose batch was persisted
     intake_persisted: int = 0
-    #: intake records the consumer went past without any batch folding them
+    #: intake records the consumer went past without any batch folding them, lost
     skipped: int = 0
+    #: such records read back from the topic and folded (``refill``)
+    refilled: int = 0
 
     def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
@@ -95,6 +98,7 @@ class Counters:
             f" accepted={self.sent[DOSSIER_EVENTS] + canonical}"
             f" dead_lettered={self.sent[DEADLETTER]}"
             f" outcomes={self.sent[DOSSIER_OUTCOMES]} alerts={self.sent[DOSSIER_ALERTS]}"
+            + (f" refilled={self.refilled}" if self.refilled else "")
             + (f" SKIPPED={self.skipped}" if self.skipped else "")
         )
 
@@ -166,6 +170,9 @@ class Handlers:
     alarms: Alarms = field(default_factory=Alarms)
     metrics: StageMetrics = field(default_factory=StageMetrics)
     census: Census = field(default_factory=Census)
+    #: reads back intake records the consumer went past (``refill.IntakeReader.read``);
+    #: None: such records are only reported
+    refill: Callable[[int, int, int], Awaitable[Refill]] | None = None
     _indexed_for: frozenset[int] | None = None
 
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
@@ -201,6 +208,7 @@ class Handlers:
 
     async def dossier_batch(self, records: Sequence[Record]) -> IntakeBatch:
         """Fold a batch of intake records (see ``intake``); the caller sends and persists."""
+        records = await self._fill_gaps(records)
         self.counters.intake += len(records)
         self.metrics.event_in("dossier", len(records))
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
@@ -235,14 +243,56 @@ class Handlers:
         self.census.publish(self.metrics)
         return batch
 
+    async def _fill_gaps(self, records: Sequence[Record]) -> Sequence[Record]:
+        """``records``, with the records of their partitions that the consumer went past
+        without any batch folding them read back from the topic (``refill``) and put first,
+        in offset order, before the record that showed the gap.
+
+        A gap is a record beyond its partition's persisted position + 1 (records at or
+        before it are redeliveries, which the fold ignores). Faust's consumer makes such gaps
+        after a crash and a rebalance; see ``refill``.
+        """
+        if self.refill is None:
+            return records
+        self._index_if_reassigned()  # the positions of the partitions owned now
+        following = {partition: done + 1 for partition, done in self.positions.items()}
+        gaps: dict[int, tuple[int, int, int]] = {}
+        for index, record in enumerate(records):
+            expected = following.get(record.partition)
+            if expected is None:  # no batch of this partition persisted yet: nothing to go by
+                continue
+            if record.offset > expected:
+                gaps[index] = (record.partition, expected, record.offset)
+            following[record.partition] = max(expected, record.offset + 1)
+        if not gaps:
+            return records
+        filled: list[Record] = []
+        for index, record in enumerate(records):
+            if index in gaps:
+                refill = await self.refill(*gaps[index])
+                filled.extend(refill.records)
+                self.counters.refilled += len(refill.records)
+                _log.warning(
+                    "intake[%d]: the consumer went past records %d..%d that no batch folded; "
+                    "read %d of them back from the topic and folded them first%s",
+                    refill.partition,
+                    refill.start,
+                    refill.end - 1,
+                    len(refill.records),
+                    f" ({refill.missing} no longer held: the topic starts at {refill.low})"
+                    if refill.missing
+                    else "",
+                )
+            filled.append(record)
+        return filled
+
     def _check_gap(self, record: Record) -> None:
         """Say so, loudly and once per gap, when ``record`` comes after records of its
-        partition that no batch folded although the consumer moved past them.
+        partition that no batch folded and that could not be read back (``_fill_gaps``):
+        deleted by the topic's retention, or no reader.
 
-        Faust's consumer does that: a ``kill -9`` test saw a restarted worker start beyond the
-        last record its tables had folded (it had committed, or skipped, offsets no batch had
-        processed). The table's own position, persisted with each batch, shows it. Those
-        records are missing from the projections until they are rebuilt (``run --rebuild``).
+        Those records are missing from the projections (a rebuild cannot bring back what the
+        topic no longer holds). The table's own position, persisted with each batch, shows it.
         """
         done = self.positions.get(record.partition)
         if done is None or record.offset <= done + 1:
@@ -250,7 +300,7 @@ class Handlers:
         self.counters.skipped += record.offset - done - 1
         _log.error(
             "intake[%d]: records %d..%d were never folded, but the consumer went past them "
-            "(a Faust consumer skip); the projections miss them until `run --rebuild`",
+            "and they could not be read back; the projections miss them",
             record.partition,
             done + 1,
             record.offset - 1,

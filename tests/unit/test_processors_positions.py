@@ -1,8 +1,11 @@
-"""The dossier stage's own read position: a record after records no batch folded is reported
-(Faust's consumer was seen going past records after a crash)."""
+"""The dossier stage's own read position: records the consumer went past without any batch
+folding them (Faust's consumer was seen doing so after a crash) are read back and folded first,
+and reported when the topic no longer holds them."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,9 @@ import pytest
 
 from stream_processors.config import ProcessorConfig
 from stream_processors.handlers import Handlers
+from stream_processors.intake import POSITION_PREFIX
 from stream_processors.lookups import Lookups
+from stream_processors.refill import Refill, RefilledRecord
 
 
 @dataclass
@@ -26,9 +31,80 @@ class _Record:
 
 def _handlers(positions: dict[int, int]) -> Handlers:
     config = ProcessorConfig(kafka_bootstrap="-", registry_url="-", datadir=Path("-"))
-    handlers = Handlers(config=config, lookups=Lookups(lambda _: None, lambda _: 1), table={})
+    # as the worker finds them: persisted in the table, read when it indexes the table
+    table = {f"{POSITION_PREFIX}{partition}": done for partition, done in positions.items()}
+    handlers = Handlers(config=config, lookups=Lookups(lambda _: None, lambda _: 1), table=table)
     handlers.positions.update(positions)
     return handlers
+
+
+class _Topic:
+    """The intake topic's partitions as a reader sees them (the in-memory twin of
+    ``refill.IntakeReader``): every offset from ``low`` on is held."""
+
+    def __init__(self, low: int = 0) -> None:
+        self.low = low
+        self.reads: list[tuple[int, int, int]] = []
+
+    async def read(self, partition: int, start: int, end: int) -> Refill:
+        self.reads.append((partition, start, end))
+        held = tuple(
+            RefilledRecord("hub.dossier.intake", partition, offset, None, None, (), None)
+            for offset in range(max(start, self.low), end)
+        )
+        return Refill(partition, start, end, held, self.low)
+
+
+def _filled(handlers: Handlers, records: Sequence[_Record]) -> list[tuple[int, int]]:
+    """What ``dossier_batch`` folds, in order: (partition, offset), gaps checked."""
+    filled = asyncio.run(handlers._fill_gaps(records))
+    for record in filled:
+        handlers._check_gap(record)
+        handlers.positions[record.partition] = max(
+            handlers.positions.get(record.partition, -1), record.offset
+        )
+    return [(record.partition, record.offset) for record in filled]
+
+
+def test_records_the_consumer_went_past_are_read_back_and_folded_first(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    topic = _Topic()
+    handlers = _handlers({1: 10})
+    handlers.refill = topic.read
+    records = [_Record(2, 500), _Record(1, 14), _Record(1, 15)]  # 2: no position yet
+    assert _filled(handlers, records) == [(2, 500), *((1, o) for o in range(11, 16))]
+    assert topic.reads == [(1, 11, 14)]
+    assert (handlers.counters.refilled, handlers.counters.skipped) == (3, 0)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "records 11..13 that no batch folded; read 3 of them back" in caplog.text
+
+
+def test_records_of_an_old_generation_coming_first_are_no_reason_to_skip() -> None:
+    """After a rebalance, ``take_events`` hands out what it held from before (400, 401) ahead
+    of the records the re-seeked consumer fetches again (300, ...)."""
+    topic = _Topic()
+    handlers = _handlers({1: 299})
+    handlers.refill = topic.read
+    records = [_Record(1, 400), _Record(1, 401), _Record(1, 300), _Record(1, 301)]
+    folded = _filled(handlers, records)
+    assert folded[:102] == [(1, o) for o in range(300, 402)]
+    assert folded[102:] == [(1, 300), (1, 301)]  # redeliveries, which the fold ignores
+    assert topic.reads == [(1, 300, 400)]
+    assert handlers.counters.skipped == 0
+
+
+def test_records_retention_deleted_are_counted_as_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    topic = _Topic(low=13)
+    handlers = _handlers({1: 10})
+    handlers.refill = topic.read
+    assert _filled(handlers, [_Record(1, 15)]) == [(1, 13), (1, 14), (1, 15)]
+    assert (handlers.counters.refilled, handlers.counters.skipped) == (2, 2)
+    assert [r.levelname for r in caplog.records] == ["WARNING", "ERROR"]
+    assert "2 no longer held: the topic starts at 13" in caplog.text
+    assert "records 11..12 were never folded" in caplog.text
 
 
 def test_the_next_record_and_redeliveries_are_no_gap() -> None:
@@ -38,7 +114,7 @@ def test_the_next_record_and_redeliveries_are_no_gap() -> None:
     assert handlers.counters.skipped == 0
 
 
-def test_records_the_consumer_went_past_are_counted_and_said_once(
+def test_without_a_reader_records_the_consumer_went_past_are_counted_and_said_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     handlers = _handlers({1: 10})
