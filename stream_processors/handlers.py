@@ -249,8 +249,9 @@ class Handlers:
         in offset order, before the record that showed the gap.
 
         A gap is a record beyond its partition's persisted position + 1 (records at or
-        before it are redeliveries, which the fold ignores). Faust's consumer makes such gaps
-        after a crash and a rebalance; see ``refill``.
+        before it are redeliveries, which the fold ignores); for a partition no batch has
+        persisted yet, a record beyond the topic's first record. Faust's consumer makes such
+        gaps after a crash or a rebalance; see ``refill``.
         """
         if self.refill is None:
             return records
@@ -258,9 +259,8 @@ class Handlers:
         following = {partition: done + 1 for partition, done in self.positions.items()}
         gaps: dict[int, tuple[int, int, int]] = {}
         for index, record in enumerate(records):
-            expected = following.get(record.partition)
-            if expected is None:  # no batch of this partition persisted yet: nothing to go by
-                continue
+            # 0: nothing of the partition folded yet, so everything from the topic's start
+            expected = following.get(record.partition, 0)
             if record.offset > expected:
                 gaps[index] = (record.partition, expected, record.offset)
             following[record.partition] = max(expected, record.offset + 1)
@@ -271,20 +271,27 @@ class Handlers:
             if index in gaps:
                 refill = await self.refill(*gaps[index])
                 filled.extend(refill.records)
-                self.counters.refilled += len(refill.records)
-                _log.warning(
-                    "intake[%d]: the consumer went past records %d..%d that no batch folded; "
-                    "read %d of them back from the topic and folded them first%s",
-                    refill.partition,
-                    refill.start,
-                    refill.end - 1,
-                    len(refill.records),
-                    f" ({refill.missing} no longer held: the topic starts at {refill.low})"
-                    if refill.missing
-                    else "",
-                )
+                self._refilled(refill, fresh=refill.partition not in self.positions)
             filled.append(record)
         return filled
+
+    def _refilled(self, refill: Refill, *, fresh: bool) -> None:
+        """Count and say what a read back found. Of a partition nothing was folded of yet
+        (``fresh``), records the topic deleted before are not missing: this app never had
+        them to fold (its consumer starts at the topic's first record)."""
+        self.counters.refilled += len(refill.records)
+        if fresh and not refill.records:
+            return
+        missing = 0 if fresh else refill.missing
+        _log.warning(
+            "intake[%d]: the consumer went past records %d..%d that no batch folded; "
+            "read %d of them back from the topic and folded them first%s",
+            refill.partition,
+            max(refill.start, refill.low) if fresh else refill.start,
+            refill.end - 1,
+            len(refill.records),
+            f" ({missing} no longer held: the topic starts at {refill.low})" if missing else "",
+        )
 
     def _check_gap(self, record: Record) -> None:
         """Say so, loudly and once per gap, when ``record`` comes after records of its

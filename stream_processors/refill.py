@@ -4,10 +4,16 @@ The dossier table persists, per intake partition, the last offset its batches fo
 (``~position|N``, written with each batch). Like the sink (``sinks/ranges.py``), the hub does
 not trust Kafka's committed offsets for what it has done: when a batch brings a record beyond
 that position + 1, ``Handlers.dossier_batch`` asks this reader for the records in between and
-folds them first, in offset order. Faust was seen to do that after a ``kill -9``: a rebalance
-while ``take_events`` holds a batch leaves records of the old generation in its buffer, which
-come back *before* the records the re-seeked consumer fetches again (see the README,
-"Processing guarantee").
+folds them first, in offset order.
+
+Faust's consumer does go past records: a worker killed after folding 132 intake records had
+committed offsets 49 records (over six partitions) beyond them, and its successor started
+there. Two paths in faust-streaming 0.15 acknowledge records no agent saw:
+``Stream._py_aiter`` acknowledges an event it skips because flow control is suspended or its
+generation is stale (a rebalance; "we want to ack the filtered out message"), which
+``take_events`` cannot prevent; and ``Consumer._drain_messages`` takes a jump in a partition's
+offsets for a compacted gap, marks the offsets in between acknowledged (``_add_gap``) and drops
+the records below the highest offset read (faust-streaming issues 216, 221, 606).
 
 A plain confluent-kafka consumer assigned at an explicit offset, outside any group (nothing is
 ever committed), run in a thread. Deterministic: the same range always gives the same records.

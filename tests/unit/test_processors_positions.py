@@ -72,17 +72,34 @@ def test_records_the_consumer_went_past_are_read_back_and_folded_first(
     topic = _Topic()
     handlers = _handlers({1: 10})
     handlers.refill = topic.read
-    records = [_Record(2, 500), _Record(1, 14), _Record(1, 15)]  # 2: no position yet
-    assert _filled(handlers, records) == [(2, 500), *((1, o) for o in range(11, 16))]
+    records = [_Record(2, 0), _Record(1, 14), _Record(1, 15)]  # 2: no position yet
+    assert _filled(handlers, records) == [(2, 0), *((1, o) for o in range(11, 16))]
     assert topic.reads == [(1, 11, 14)]
     assert (handlers.counters.refilled, handlers.counters.skipped) == (3, 0)
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "records 11..13 that no batch folded; read 3 of them back" in caplog.text
 
 
+def test_a_partition_nothing_was_folded_of_yet_is_read_from_the_topics_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Faust acknowledges records it skips during a rebalance, so even a partition's first
+    batch can start beyond records no batch folded; those deleted by retention before are
+    not missing (this app never had them)."""
+    topic = _Topic(low=3)
+    handlers = _handlers({})
+    handlers.refill = topic.read
+    assert _filled(handlers, [_Record(4, 6)]) == [(4, 3), (4, 4), (4, 5), (4, 6)]
+    assert _filled(handlers, [_Record(5, 3)]) == [(5, 3)]  # the topic's first record
+    assert topic.reads == [(4, 0, 6), (5, 0, 3)]
+    assert (handlers.counters.refilled, handlers.counters.skipped) == (3, 0)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "records 3..5 that no batch folded; read 3 of them back" in caplog.text
+
+
 def test_records_of_an_old_generation_coming_first_are_no_reason_to_skip() -> None:
-    """After a rebalance, ``take_events`` hands out what it held from before (400, 401) ahead
-    of the records the re-seeked consumer fetches again (300, ...)."""
+    """Records of a partition out of order (400, 401 fetched before a rebalance's seek back to
+    300): one read fills the gap, and the records after it are redeliveries."""
     topic = _Topic()
     handlers = _handlers({1: 299})
     handlers.refill = topic.read
