@@ -256,9 +256,12 @@ class Handlers:
         if self.refill is None:
             return records
         self._index_if_reassigned()  # the positions of the partitions owned now
+        owned = self._indexed_for or frozenset()
         following = {partition: done + 1 for partition, done in self.positions.items()}
         gaps: dict[int, tuple[int, int, int]] = {}
         for index, record in enumerate(records):
+            if record.partition not in owned:  # a record fetched before a rebalance took it
+                continue
             # 0: nothing of the partition folded yet, so everything from the topic's start
             expected = following.get(record.partition, 0)
             if record.offset > expected:

@@ -140,3 +140,14 @@ def test_without_a_reader_records_the_consumer_went_past_are_counted_and_said_on
     assert handlers.counters.skipped == 3
     assert [r.levelname for r in caplog.records] == ["ERROR"]
     assert "records 11..13 were never folded" in caplog.text
+
+
+def test_a_record_of_a_partition_owned_no_more_is_not_read_back_for() -> None:
+    """Faust can hand out a record fetched before a rebalance gave its partition away: its
+    gaps are the new owner's business."""
+    topic = _Topic()
+    handlers = _handlers({1: 10})
+    handlers.owned = lambda: frozenset({1})
+    handlers.refill = topic.read
+    assert _filled(handlers, [_Record(2, 500)]) == [(2, 500)]
+    assert topic.reads == []
