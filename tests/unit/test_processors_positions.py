@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 
 from stream_processors.config import ProcessorConfig
+from stream_processors.dossiers import IntakeRecord
 from stream_processors.handlers import Handlers
-from stream_processors.intake import POSITION_PREFIX
+from stream_processors.intake import POSITION_PREFIX, Alarms, IntakeBatch
 from stream_processors.lookups import Lookups
+from stream_processors.messages import Source
 from stream_processors.refill import Refill, RefilledRecord
+from tests.unit.test_processors_dossiers import context, received, wire
 
 
 @dataclass
@@ -151,3 +154,25 @@ def test_a_record_of_a_partition_owned_no_more_is_not_read_back_for() -> None:
     handlers.refill = topic.read
     assert _filled(handlers, [_Record(2, 500)]) == [(2, 500)]
     assert topic.reads == []
+
+
+def test_a_redelivered_record_of_a_dossier_that_left_the_table_opens_no_entry() -> None:
+    """After a crash or a rebalance, records up to the persisted position come again; the
+    dossier of one of them may have left the table since (retention), and only the position
+    says the record was folded."""
+    event = received()
+    code = event["dossier_code"]
+    batch = IntakeBatch(
+        context=lambda watermark: context(watermark=watermark),
+        load_entry=lambda _: None,  # gone from the table
+        load_slice=lambda _: None,
+        alarms=Alarms(),
+        watermarks={},
+        positions={0: 10},
+    )
+    source = Source("hub.inbound.000.00.15.H29", 0, 7)
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 7, source))
+    assert (batch.entries, batch.redelivered) == ({}, 1)
+    assert batch.watermarks  # it moves the watermark as it did the first time
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 11, source))
+    assert batch.entries[code] is not None  # past the position: folded
