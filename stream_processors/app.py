@@ -60,6 +60,7 @@ from .lookups import Lookups
 from .messages import HEADER_REASON, Outgoing, Source
 from .produce import Record, produce
 from .reference import ReferenceReader
+from .refill import IntakeReader
 from .views import register_views
 from .watchdog import Watchdog
 
@@ -187,6 +188,8 @@ def build_app(
         owned=assigned,
         intake_partitions=_DOSSIER_PARTITIONS,
         calendar=calendar or WorkingCalendar(),
+        # the table's positions, not Faust's committed offsets, say what was folded
+        refill=IntakeReader(config.kafka_client).read,
     )
     metrics = handlers.metrics
     watchdog = Watchdog.build(

@@ -9,7 +9,15 @@ import itertools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -39,6 +47,7 @@ from .intake import POSITION_PREFIX, WATERMARK_PREFIX, Alarms, IntakeBatch, inta
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
+from .refill import Refill
 from .validator import Accepted, Refused, check, read_event, to_outgoing
 
 __all__ = ["PROCESSING_ERROR", "Counters", "Handlers", "Record"]
@@ -85,8 +94,10 @@ class Counters:
     last_persisted_at: float | None = None
     #: intake records whose batch was persisted
     intake_persisted: int = 0
-    #: intake records the consumer went past without any batch folding them
+    #: intake records the consumer went past without any batch folding them, lost
     skipped: int = 0
+    #: such records read back from the topic and folded (``refill``)
+    refilled: int = 0
 
     def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
@@ -103,6 +114,7 @@ class Counters:
             f" accepted={self.sent[DOSSIER_EVENTS] + canonical}"
             f" dead_lettered={self.sent[DEADLETTER]}"
             f" outcomes={self.sent[DOSSIER_OUTCOMES]} alerts={self.sent[DOSSIER_ALERTS]}"
+            + (f" refilled={self.refilled}" if self.refilled else "")
             + (f" SKIPPED={self.skipped}" if self.skipped else "")
         )
 
@@ -180,6 +192,9 @@ class Handlers:
     parsed: dict[str, tuple[Any, Entry]] = field(default_factory=dict)
     #: intake record bytes → the event the validator decoded from them (``_hand_over``)
     decoded: dict[bytes, Mapping[str, Any]] = field(default_factory=dict)
+    #: reads back intake records the consumer went past (``refill.IntakeReader.read``);
+    #: None: such records are only reported
+    refill: Callable[[int, int, int], Awaitable[Refill]] | None = None
     _indexed_for: frozenset[int] | None = None
 
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
@@ -223,6 +238,7 @@ class Handlers:
 
     async def dossier_batch(self, records: Sequence[Record]) -> IntakeBatch:
         """Fold a batch of intake records (see ``intake``); the caller sends and persists."""
+        records = await self._fill_gaps(records)
         self.counters.intake += len(records)
         self.metrics.event_in("dossier", len(records))
         await self._fetch_writer_schemas(_bytes(r.value) for r in records)
@@ -276,14 +292,66 @@ class Handlers:
             return  # another worker folds it
         self.decoded[raw] = verdict.event
 
+    async def _fill_gaps(self, records: Sequence[Record]) -> Sequence[Record]:
+        """``records``, with the records of their partitions that the consumer went past
+        without any batch folding them read back from the topic (``refill``) and put first,
+        in offset order, before the record that showed the gap.
+
+        A gap is a record beyond its partition's persisted position + 1 (records at or
+        before it are redeliveries, which the fold ignores); for a partition no batch has
+        persisted yet, a record beyond the topic's first record. Faust's consumer makes such
+        gaps after a crash or a rebalance; see ``refill``.
+        """
+        if self.refill is None:
+            return records
+        self._index_if_reassigned()  # the positions of the partitions owned now
+        owned = self._indexed_for or frozenset()
+        following = {partition: done + 1 for partition, done in self.positions.items()}
+        gaps: dict[int, tuple[int, int, int]] = {}
+        for index, record in enumerate(records):
+            if record.partition not in owned:  # a record fetched before a rebalance took it
+                continue
+            # 0: nothing of the partition folded yet, so everything from the topic's start
+            expected = following.get(record.partition, 0)
+            if record.offset > expected:
+                gaps[index] = (record.partition, expected, record.offset)
+            following[record.partition] = max(expected, record.offset + 1)
+        if not gaps:
+            return records
+        filled: list[Record] = []
+        for index, record in enumerate(records):
+            if index in gaps:
+                refill = await self.refill(*gaps[index])
+                filled.extend(refill.records)
+                self._refilled(refill, fresh=refill.partition not in self.positions)
+            filled.append(record)
+        return filled
+
+    def _refilled(self, refill: Refill, *, fresh: bool) -> None:
+        """Count and say what a read back found. Of a partition nothing was folded of yet
+        (``fresh``), records the topic deleted before are not missing: this app never had
+        them to fold (its consumer starts at the topic's first record)."""
+        self.counters.refilled += len(refill.records)
+        if fresh and not refill.records:
+            return
+        missing = 0 if fresh else refill.missing
+        _log.warning(
+            "intake[%d]: the consumer went past records %d..%d that no batch folded; "
+            "read %d of them back from the topic and folded them first%s",
+            refill.partition,
+            max(refill.start, refill.low) if fresh else refill.start,
+            refill.end - 1,
+            len(refill.records),
+            f" ({missing} no longer held: the topic starts at {refill.low})" if missing else "",
+        )
+
     def _check_gap(self, record: Record) -> None:
         """Say so, loudly and once per gap, when ``record`` comes after records of its
-        partition that no batch folded although the consumer moved past them.
+        partition that no batch folded and that could not be read back (``_fill_gaps``):
+        deleted by the topic's retention, or no reader.
 
-        Faust's consumer does that: a ``kill -9`` test saw a restarted worker start beyond the
-        last record its tables had folded (it had committed, or skipped, offsets no batch had
-        processed). The table's own position, persisted with each batch, shows it. Those
-        records are missing from the projections until they are rebuilt (``run --rebuild``).
+        Those records are missing from the projections (a rebuild cannot bring back what the
+        topic no longer holds). The table's own position, persisted with each batch, shows it.
         """
         done = self.positions.get(record.partition)
         if done is None or record.offset <= done + 1:
@@ -291,7 +359,7 @@ class Handlers:
         self.counters.skipped += record.offset - done - 1
         _log.error(
             "intake[%d]: records %d..%d were never folded, but the consumer went past them "
-            "(a Faust consumer skip); the projections miss them until `run --rebuild`",
+            "and they could not be read back; the projections miss them",
             record.partition,
             done + 1,
             record.offset - 1,

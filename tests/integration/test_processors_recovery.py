@@ -46,7 +46,7 @@ from stream_processors.app import SLICES_TABLE, TABLE_NAME
 from stream_processors.lag import all_caught_up, group_lag
 from tests.helpers import REPO, isolated_stack, read_topic, run_cli
 
-pytestmark = [pytest.mark.timeout(900), pytest.mark.recovery]
+pytestmark = pytest.mark.timeout(900)
 
 AGENCIES = ("000.00.31.H29", "000.00.12.H29")
 #: ~200 dossiers a day over three weeks: day windows, overdue sweeps and retention all happen
@@ -349,6 +349,10 @@ def test_the_counts_are_those_of_the_published_events(
     assert total["resolved_overdue"] > 0  # the synthetic year has late dossiers
 
 
+# fails now and then, on main too: when the second worker joins before the first one's
+# validator committed, the first half is validated again and copies of events whose dossier
+# left the table count as new (3431 receptions for 3094; README, the validator's known limit)
+@pytest.mark.recovery
 def test_both_workers_answer_the_views_with_every_partition(
     scaled_out: ScaleOut, events: list[dict[str, Any]]
 ) -> None:
