@@ -55,7 +55,7 @@ from stream_processors.dossier import WorkingCalendar
 from .alignment import for_consumer
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers
-from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch
+from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch, position_value
 from .lookups import Lookups
 from .messages import HEADER_REASON, Outgoing, Source
 from .produce import Record, produce
@@ -272,12 +272,15 @@ def build_app(
             time.monotonic(),
             time.time_ns() // 1_000_000,
         )
-        marks, positions = handlers.watermarks, handlers.positions
+        marks, positions, forwarded = handlers.watermarks, handlers.positions, handlers.forwarded
         await write(
             table,
             (
                 *((p, f"{WATERMARK_PREFIX}{p}", marks[p].isoformat()) for p in batch.moved),
-                *((p, f"{POSITION_PREFIX}{p}", positions[p]) for p in batch.touched),
+                *(
+                    (p, f"{POSITION_PREFIX}{p}", position_value(positions[p], forwarded.get(p, {})))
+                    for p in batch.touched
+                ),
             ),
             last,
         )

@@ -43,7 +43,14 @@ from .alignment import Alignment
 from .config import ProcessorConfig
 from .dossiers import Context, Entry, IntakeRecord, encode_fact, encode_slice, next_alarm
 from .eventtime import low_watermark_of
-from .intake import POSITION_PREFIX, WATERMARK_PREFIX, Alarms, IntakeBatch, intake_partition
+from .intake import (
+    POSITION_PREFIX,
+    WATERMARK_PREFIX,
+    Alarms,
+    IntakeBatch,
+    intake_partition,
+    read_position,
+)
 from .levels import ProcedureLevels
 from .lookups import Lookups
 from .messages import Headers, Outgoing, Source, dead_letter
@@ -98,6 +105,8 @@ class Counters:
     skipped: int = 0
     #: such records read back from the topic and folded (``refill``)
     refilled: int = 0
+    #: intake records the validator had forwarded before, dropped unfolded (``IntakeBatch``)
+    copies: int = 0
 
     def persisted(self, sources: Sequence[Source], now: float, wall_ms: int) -> None:
         """A batch was persisted: note when, and the latency of each record."""
@@ -115,6 +124,7 @@ class Counters:
             f" dead_lettered={self.sent[DEADLETTER]}"
             f" outcomes={self.sent[DOSSIER_OUTCOMES]} alerts={self.sent[DOSSIER_ALERTS]}"
             + (f" refilled={self.refilled}" if self.refilled else "")
+            + (f" copies={self.copies}" if self.copies else "")
             + (f" SKIPPED={self.skipped}" if self.skipped else "")
         )
 
@@ -183,6 +193,8 @@ class Handlers:
     watermarks: dict[int, datetime] = field(default_factory=dict)
     #: intake partition → the last offset folded and persisted (``IntakeBatch.positions``)
     positions: dict[int, int] = field(default_factory=dict)
+    #: intake partition → inbound offsets folded (``IntakeBatch.forwarded``), with the positions
+    forwarded: dict[int, dict[str, int]] = field(default_factory=dict)
     alarms: Alarms = field(default_factory=Alarms)
     metrics: StageMetrics = field(default_factory=StageMetrics)
     census: Census = field(default_factory=Census)
@@ -250,6 +262,7 @@ class Handlers:
             alarms=self.alarms,
             watermarks=self.watermarks,
             positions=self.positions,
+            forwarded=self.forwarded,
         )
         for record in records:
             self._check_gap(record)
@@ -269,6 +282,7 @@ class Handlers:
             except Exception as exc:  # a poison record must not stop the stream
                 batch.messages.extend(self.failed(record, exc))
         batch.messages.extend(self._slice_messages(batch))
+        self.counters.copies += batch.copies
         for code, entry in batch.entries.items():
             mark = self.watermarks.get(batch.entry_partition[code])
             self.census.count(code, entry, mark, self.calendar)
@@ -430,6 +444,7 @@ class Handlers:
             self.decoded.clear()
         self.watermarks.clear()
         self.positions.clear()
+        self.forwarded.clear()
         self.census = self.census.emptied()
         context = self._context(None)
         entries = []
@@ -442,7 +457,9 @@ class Handlers:
             if key.startswith(POSITION_PREFIX):
                 partition = int(key[len(POSITION_PREFIX) :])
                 if partition in assigned:
-                    self.positions[partition] = int(stored)
+                    offset, forwarded = read_position(stored)
+                    self.positions[partition] = offset
+                    self.forwarded[partition] = forwarded
                 continue
             partition = intake_partition(key, self.intake_partitions)
             if partition in assigned:

@@ -19,14 +19,15 @@ persisted is a redelivery (``Entry.last_offset``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
-from typing import Final
+from typing import Any, Final
 
 from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 
+from schemas.topics import DOSSIER_INTAKE
 from stream_processors.aggregates import (
     Cell,
     DimensionKind,
@@ -47,6 +48,8 @@ __all__ = [
     "Alarms",
     "IntakeBatch",
     "intake_partition",
+    "position_value",
+    "read_position",
     "slice_key",
 ]
 
@@ -97,6 +100,20 @@ class Alarms:
         return len(self._of)
 
 
+def position_value(offset: int, forwarded: Mapping[str, int]) -> dict[str, Any]:
+    """The table value of ``~position|n``: the last offset folded and the inbound offsets
+    folded up to it, in one value so that a crash never persists one without the other."""
+    return {"offset": offset, "forwarded": dict(forwarded)}
+
+
+def read_position(stored: Any) -> tuple[int, dict[str, int]]:
+    """``(offset, forwarded)`` of a ``~position|n`` value (a bare offset before forwarded
+    offsets were kept)."""
+    if isinstance(stored, dict):
+        return int(stored["offset"]), {k: int(v) for k, v in stored["forwarded"].items()}
+    return int(stored), {}
+
+
 def slice_key(partition: int, cell: str) -> str:
     """Table key of one slice: ``3|DAY|2023-03-15|AGENCY|000.00.15.H29``."""
     return f"{partition}|{cell}"
@@ -115,6 +132,9 @@ class IntakeBatch:
     #: partition → the last intake offset folded (updated in place, persisted with the
     #: watermarks; see ``Handlers.dossier_batch`` for what it guards against)
     positions: dict[int, int] = field(default_factory=dict)
+    #: partition → inbound partition (``"topic|n"``) → the highest inbound offset folded from
+    #: it (updated in place, persisted in the same value as the position: ``position_value``)
+    forwarded: dict[int, dict[str, int]] = field(default_factory=dict)
 
     messages: list[Outgoing] = field(default_factory=list)
     #: dossier_code → new entry, or None to delete it
@@ -126,6 +146,9 @@ class IntakeBatch:
     #: partitions this batch folded records of (their position moved)
     touched: set[int] = field(default_factory=set)
     redelivered: int = 0
+    #: records the validator had forwarded already (sent again after it crashed or lost its
+    #: partitions): dropped unfolded
+    copies: int = 0
     #: the agency's record behind each record offered, in order (for the latency figures)
     sources: list[Source] = field(default_factory=list)
     #: dossier_code → its intake partition, for every entry in ``entries``
@@ -139,6 +162,10 @@ class IntakeBatch:
 
     def offer(self, partition: int, code: str, record: IntakeRecord) -> None:
         folded = self.positions.get(partition, -1)
+        if record.offset > folded and self._copy(partition, record.source):
+            self.passed(partition, record.offset)
+            self.copies += 1
+            return
         self.passed(partition, record.offset)
         entry = self._entry(code)
         if entry is None and record.offset <= folded:
@@ -161,6 +188,25 @@ class IntakeBatch:
             if before is None or local_date(now) > local_date(before):
                 change.update(self._sweep(partition, now))
         self._count(partition, change, record.offset)
+
+    def _copy(self, partition: int, source: Source) -> bool:
+        """Whether ``source`` was forwarded into ``partition`` before (and remember it if not).
+
+        The validator forwards an inbound partition's records in order, and one producer's
+        records keep their order within an intake partition, so along ``partition`` the
+        inbound offsets of one inbound partition only grow: one that does not is a copy, sent
+        again by a validator that crashed or lost the partition before committing it.
+        (Offsets never folded are not in the map: a redelivery of this partition's own
+        records, at or before its position, is told apart by the position.)
+        """
+        if source.topic == DOSSIER_INTAKE:  # no validator headers: nothing to compare
+            return False
+        highest = self.forwarded.setdefault(partition, {})
+        key = f"{source.topic}|{source.partition}"
+        if source.offset <= highest.get(key, -1):
+            return True
+        highest[key] = source.offset
+        return False
 
     def _sweep(self, partition: int, watermark: datetime) -> Counter[Cell]:
         context = self.context(watermark)

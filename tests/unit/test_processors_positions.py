@@ -5,6 +5,7 @@ and reported when the topic no longer holds them."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,13 @@ import pytest
 from stream_processors.config import ProcessorConfig
 from stream_processors.dossiers import IntakeRecord
 from stream_processors.handlers import Handlers
-from stream_processors.intake import POSITION_PREFIX, Alarms, IntakeBatch
+from stream_processors.intake import (
+    POSITION_PREFIX,
+    Alarms,
+    IntakeBatch,
+    position_value,
+    read_position,
+)
 from stream_processors.lookups import Lookups
 from stream_processors.messages import Source
 from stream_processors.refill import Refill, RefilledRecord
@@ -176,3 +183,60 @@ def test_a_redelivered_record_of_a_dossier_that_left_the_table_opens_no_entry() 
     assert batch.watermarks  # it moves the watermark as it did the first time
     batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 11, source))
     assert batch.entries[code] is not None  # past the position: folded
+
+
+def _fresh_batch(forwarded: dict[int, dict[str, int]] | None = None) -> IntakeBatch:
+    return IntakeBatch(
+        context=lambda watermark: context(watermark=watermark),
+        load_entry=lambda _: None,
+        load_slice=lambda _: None,
+        alarms=Alarms(),
+        watermarks={},
+        positions={0: 10},
+        forwarded={} if forwarded is None else forwarded,
+    )
+
+
+def test_a_record_the_validator_forwards_again_is_dropped_unfolded() -> None:
+    """A validator that crashed before committing sends its records again; along an intake
+    partition an inbound partition's offsets only grow, so the copy is known by its source
+    even when its dossier has left the table (it would open a new dossier otherwise)."""
+    event = received()
+    code = event["dossier_code"]
+    batch = _fresh_batch({0: {"hub.inbound.000.00.15.H29|0": 7}})  # as persisted
+    source = Source("hub.inbound.000.00.15.H29", 0, 7)
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 11, source))
+    assert (batch.entries, batch.messages, batch.copies) == ({}, [], 1)
+    assert batch.positions[0] == 11  # dealt with: never read back as a gap
+
+    # the same offset of another inbound partition is another record
+    other = Source("hub.inbound.000.00.15.H29", 1, 7)
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 12, other))
+    assert batch.entries[code] is not None
+    assert batch.forwarded[0]["hub.inbound.000.00.15.H29|1"] == 7
+
+
+def test_a_copy_within_one_batch_is_dropped_and_records_without_a_source_never_are() -> None:
+    event = received()
+    code = event["dossier_code"]
+    batch = _fresh_batch()
+    source = Source("hub.inbound.000.00.15.H29", 0, 40)
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 11, source))
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 12, source))
+    assert batch.copies == 1
+    assert batch.redelivered == 0  # not folded again: no duplicate_event dead letter
+    assert not any(m.topic == "hub.deadletter" for m in batch.messages)
+
+    # an intake record without the validator's headers is its own source: offsets only grow
+    bare = _fresh_batch()
+    for offset in (11, 12):
+        own = Source("hub.dossier.intake", 0, offset)
+        bare.offer(0, code, IntakeRecord(wire(event), code.encode(), offset, own))
+    assert bare.copies == 0
+    assert bare.forwarded == {}
+
+
+def test_a_position_is_persisted_with_the_inbound_offsets_folded_up_to_it() -> None:
+    stored = position_value(41, {"hub.inbound.000.00.15.H29|2": 9})
+    assert read_position(json.loads(json.dumps(stored))) == (41, {"hub.inbound.000.00.15.H29|2": 9})
+    assert read_position(41) == (41, {})  # a table written before these were kept
