@@ -21,10 +21,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# the processors' kill -9 and scale-out tests, with the views test `make test` leaves out
-# (marked "recovery": it fails now and then; README, "Processing guarantee")
+# the processors' kill -9 and scale-out tests alone (they are part of `make test` too)
 test-recovery: setup
-	$(BIN)/pytest -m "recovery or not recovery" tests/integration/test_processors_recovery.py
+	$(BIN)/pytest tests/integration/test_processors_recovery.py
 
 unit: setup
 	$(BIN)/pytest tests/unit

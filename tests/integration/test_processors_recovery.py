@@ -352,7 +352,6 @@ def test_the_counts_are_those_of_the_published_events(
 # fails now and then, on main too: when the second worker joins before the first one's
 # validator committed, the first half is validated again and copies of events whose dossier
 # left the table count as new (3431 receptions for 3094; README, the validator's known limit)
-@pytest.mark.recovery
 def test_both_workers_answer_the_views_with_every_partition(
     scaled_out: ScaleOut, events: list[dict[str, Any]]
 ) -> None:
