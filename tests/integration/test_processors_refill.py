@@ -30,7 +30,7 @@ from stream_processors.config import ProcessorConfig
 from stream_processors.handlers import Handlers, Record
 from stream_processors.intake import POSITION_PREFIX, WATERMARK_PREFIX
 from stream_processors.lookups import Lookups
-from stream_processors.refill import IntakeReader
+from stream_processors.refill import IntakeReader, RefilledRecord
 from tests.helpers import isolated_stack, read_topic
 
 pytestmark = pytest.mark.timeout(300)
@@ -41,18 +41,6 @@ DOSSIERS = 600
 #: records of each partition the restarted worker's consumer goes past
 SKIPPED = 40
 BATCH = 150
-
-
-@dataclass
-class _Intake:
-    """An intake record as Faust hands it to the agent."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: Any
-    value: Any
-    headers: Any
 
 
 @dataclass
@@ -67,7 +55,7 @@ class _Tables:
 class _Setup:
     stack: Stack
     #: every intake record, each partition in offset order
-    records: list[_Intake]
+    records: list[RefilledRecord]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +76,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Setup]:
         publisher.flush()  # raises unless every event was acknowledged
         read = read_topic(stack.kafka.bootstrap, DOSSIER_INTAKE)
         records = [
-            _Intake(DOSSIER_INTAKE, r.partition, r.offset, r.key, r.value, r.headers) for r in read
+            RefilledRecord(
+                DOSSIER_INTAKE,
+                r.partition,
+                r.offset,
+                r.key,
+                r.value,
+                headers=tuple(r.headers.items()),
+                timestamp=None,
+            )
+            for r in read
         ]
         yield _Setup(stack, sorted(records, key=lambda r: (r.offset, r.partition)))
 
