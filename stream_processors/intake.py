@@ -162,11 +162,11 @@ class IntakeBatch:
 
     def offer(self, partition: int, code: str, record: IntakeRecord) -> None:
         folded = self.positions.get(partition, -1)
-        if record.offset > folded and self._copy(partition, record.source):
-            self.passed(partition, record.offset)
+        copy = record.offset > folded and self._copy(partition, record.source)
+        self.passed(partition, record.offset)
+        if copy:
             self.copies += 1
             return
-        self.passed(partition, record.offset)
         entry = self._entry(code)
         if entry is None and record.offset <= folded:
             # A redelivery whose dossier has left the table since: no entry remembers the
