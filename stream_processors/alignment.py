@@ -24,8 +24,8 @@ from faust.types import TP
 from dossierhub.errors import HubError
 from dossierhub.monitoring.lag import group_lag
 from schemas.topics import DOSSIER_INTAKE, inbound_agency
-from stream_processors.dossier import event_time
 
+from .dossiers import event_time_or_none
 from .eventtime import Partition, SourceClocks, low_watermark_header
 from .messages import Outgoing
 from .validator import Accepted, Refused
@@ -127,10 +127,7 @@ def _time_of(verdict: Accepted | Refused | None) -> datetime | None:
         return None
     event: Mapping[str, Any] = verdict.event
     if verdict.topic == DOSSIER_INTAKE:
-        try:
-            return event_time(event)
-        except (HubError, KeyError, TypeError):
-            return None
+        return event_time_or_none(event)
     occurred = (event.get("envelope") or {}).get("occurred_at")
     return occurred if isinstance(occurred, datetime) and occurred.utcoffset() is not None else None
 

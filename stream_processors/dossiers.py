@@ -68,6 +68,7 @@ __all__ = [
     "Sweep",
     "encode_fact",
     "encode_slice",
+    "event_time_or_none",
     "next_alarm",
     "step",
     "sweep",
@@ -214,7 +215,7 @@ def step(entry: Entry | None, record: IntakeRecord, context: Context) -> Step:
             why = f"the dossier already holds {len(held)} events waiting for earlier ones"
             out.append(dead_letter(record.raw, record.key, HOLD_BUFFER_FULL, why, record.source))
         else:
-            at = _event_time_or_none(event)
+            at = event_time_or_none(event)
             held.append(HeldRecord(eid or "", record.raw, record.source, at))
     else:
         out.append(_refusal(transition, record.raw, record.key, record.source))
@@ -302,10 +303,12 @@ def _later(watermark: datetime | None, event: _Event, bound: datetime | None) ->
     """The watermark after ``event``: its time, held back to the validator's low watermark
     ``bound`` (``eventtime.advance``); an event without a valid time leaves it (the machine
     refuses such an event as invalid_event)."""
-    return advance(watermark, _event_time_or_none(event), bound)
+    return advance(watermark, event_time_or_none(event), bound)
 
 
-def _event_time_or_none(event: _Event) -> datetime | None:
+def event_time_or_none(event: _Event) -> datetime | None:
+    """The event's own time (``event_time``), or None when it has no valid one (the machine
+    refuses such an event as invalid_event)."""
     try:
         return event_time(event)
     except (ValidationError, KeyError, TypeError):
