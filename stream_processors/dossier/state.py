@@ -7,7 +7,6 @@ Asia/Ho_Chi_Minh (see ``calendar.local_date``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
@@ -289,68 +288,50 @@ def _date_in(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
-def _encode(name: str, value: Any) -> Any:
-    if name in _INSTANTS:
-        return _instant_out(value)
-    if name in _DATES:
-        return _date_out(value)
-    if name == "status":
-        return value.name
-    if name == "applied_event_ids":
-        return sorted(value)
-    if name == "pauses":
-        return [
-            {
-                "sequence_no": p.sequence_no,
-                "requested_at": _instant_out(p.requested_at),
-                "supplemented_at": _instant_out(p.supplemented_at),
-            }
-            for p in value
-        ]
-    if name == "apologies":
-        return [
-            {
-                "apology_id": a.apology_id,
-                "issued_at": _instant_out(a.issued_at),
-                "new_appointment_date": _date_out(a.new_appointment_date),
-                "exemption_reason": a.exemption_reason,
-            }
-            for a in value
-        ]
-    return value
+def _pauses_out(pauses: tuple[Pause, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sequence_no": p.sequence_no,
+            "requested_at": _instant_out(p.requested_at),
+            "supplemented_at": _instant_out(p.supplemented_at),
+        }
+        for p in pauses
+    ]
 
 
-def _decode(name: str, value: Any) -> Any:
-    if name == "status_since":
-        return _required_instant(value)
-    if name in _INSTANTS:
-        return _instant_in(value)
-    if name in _DATES:
-        return _date_in(value)
-    if name == "status":
-        return Status[value]
-    if name == "applied_event_ids":
-        return frozenset(value)
-    if name == "pauses":
-        return tuple(
-            Pause(
-                sequence_no=int(p["sequence_no"]),
-                requested_at=_required_instant(p["requested_at"]),
-                supplemented_at=_instant_in(p["supplemented_at"]),
-            )
-            for p in value
+def _apologies_out(apologies: tuple[Apology, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "apology_id": a.apology_id,
+            "issued_at": _instant_out(a.issued_at),
+            "new_appointment_date": _date_out(a.new_appointment_date),
+            "exemption_reason": a.exemption_reason,
+        }
+        for a in apologies
+    ]
+
+
+def _pauses_in(value: Any) -> tuple[Pause, ...]:
+    return tuple(
+        Pause(
+            sequence_no=int(p["sequence_no"]),
+            requested_at=_required_instant(p["requested_at"]),
+            supplemented_at=_instant_in(p["supplemented_at"]),
         )
-    if name == "apologies":
-        return tuple(
-            Apology(
-                apology_id=str(a["apology_id"]),
-                issued_at=_required_instant(a["issued_at"]),
-                new_appointment_date=_date_in(a["new_appointment_date"]),
-                exemption_reason=a["exemption_reason"],
-            )
-            for a in value
+        for p in value
+    )
+
+
+def _apologies_in(value: Any) -> tuple[Apology, ...]:
+    return tuple(
+        Apology(
+            apology_id=str(a["apology_id"]),
+            issued_at=_required_instant(a["issued_at"]),
+            new_appointment_date=_date_in(a["new_appointment_date"]),
+            exemption_reason=a["exemption_reason"],
         )
-    return value
+        for a in value
+    )
 
 
 # Per field, its codec, looked up once instead of tested field by field on every entry (the
@@ -363,8 +344,8 @@ _ENCODE: Final[dict[str, Callable[[Any], Any]]] = {
     **dict.fromkeys(_DATES, _date_out),
     "status": lambda status: status.name,
     "applied_event_ids": sorted,
-    "pauses": functools.partial(_encode, "pauses"),
-    "apologies": functools.partial(_encode, "apologies"),
+    "pauses": _pauses_out,
+    "apologies": _apologies_out,
 }
 _ENCODERS: Final = tuple((name, _ENCODE.get(name)) for name in _NAMES)
 _DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
@@ -373,8 +354,8 @@ _DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     **dict.fromkeys(_DATES, _date_in),
     "status": lambda name: Status[name],
     "applied_event_ids": frozenset,
-    "pauses": functools.partial(_decode, "pauses"),
-    "apologies": functools.partial(_decode, "apologies"),
+    "pauses": _pauses_in,
+    "apologies": _apologies_in,
 }
 # Each field's slot, written directly (the frozen class's __setattr__ refuses, by design).
 _SETTERS: Final[dict[str, Callable[[DossierState, Any], None]]] = {
