@@ -21,9 +21,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# the processors' kill -9 and scale-out tests alone (they are part of `make test` too)
+# the processors' kill -9 and scale-out tests (marked "recovery", left out of `make test`)
 test-recovery: setup
-	$(BIN)/pytest tests/integration/test_processors_recovery.py
+	$(BIN)/pytest -m recovery tests/integration/test_processors_recovery.py
 
 unit: setup
 	$(BIN)/pytest tests/unit
