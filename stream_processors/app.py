@@ -53,6 +53,7 @@ from schemas.topics import (
 from stream_processors.dossier import WorkingCalendar
 
 from .alignment import for_consumer
+from .commits import commit_folded
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers
 from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch, position_value
@@ -259,8 +260,9 @@ def build_app(
             store.set_persisted_offset(TP(topic, done.partition), done.last_offset)
 
     async def persist(batch: IntakeBatch, events: Sequence[faust.EventT[bytes]]) -> None:
-        """Outputs, then slices, then entries, then watermarks, each acknowledged before the
-        next (the order ``intake`` relies on after a crash)."""
+        """Outputs, then slices, then entries, then watermarks and positions, each
+        acknowledged before the next (the order ``intake`` relies on after a crash); then the
+        positions are committed as the group's offsets (``commits``)."""
         await send(batch.messages, "dossier")
         last = {event.message.partition: event for event in events}
         await write(
@@ -284,6 +286,7 @@ def build_app(
             ),
             last,
         )
+        await commit_folded(app.consumer, DOSSIER_INTAKE, {p: positions[p] for p in batch.touched})
 
     if processors.inbound_topics:
         handlers.alignment = for_consumer(app, config.kafka_client, config.app_id)

@@ -1,0 +1,42 @@
+"""Committing the intake offsets the dossier table has folded, beside Faust's own commits.
+
+faust-streaming 0.15 commits a partition from the acknowledgements of the events its streams
+delivered, and only along an unbroken run of them from the offset it last committed. After a
+restart with a rebalance, its consumer can resume a partition past records that no stream was
+given (seen in the crash test: committed 405, first record delivered 459). No event ever
+acknowledges those records, so Faust never commits that partition again: its lag stays at the
+whole backlog, the watchdog says ERR, a restart reads it all again, and ``run --until-idle``
+never ends.
+
+The dossier stage knows what it folded: each batch persists the last intake offset folded
+per partition (``~position|N``), reading back what the consumer went past (``refill``). Once
+that position is acknowledged in the changelog, committing position + 1 never commits a record
+that is not folded; and it moves Faust's committed mark past the hole, after which its own
+acknowledgements of the partition line up again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from faust.types import TP
+
+__all__ = ["commit_folded"]
+
+
+async def commit_folded(consumer: Any, topic: str, positions: Mapping[int, int]) -> None:
+    """Commit ``position + 1`` for each partition of ``topic`` whose group offset is behind
+    it. ``positions`` must be persisted already. Partitions this worker no longer owns are
+    left to their new owner (Faust drops them from the commit)."""
+    # Faust's record of what it committed (private: faust-streaming has no public API to
+    # commit an offset of one's choosing; updating the record is what lets it commit again).
+    committed: Mapping[TP, int | None] = consumer._committed_offset
+    due = {}
+    for partition, done in positions.items():
+        tp = TP(topic, partition)
+        mark = committed.get(tp)
+        if mark is None or mark <= done:
+            due[tp] = done + 1
+    if due:
+        await consumer._commit_offsets(due)
