@@ -162,16 +162,24 @@ class IntakeBatch:
 
     def offer(self, partition: int, code: str, record: IntakeRecord) -> None:
         folded = self.positions.get(partition, -1)
-        copy = record.offset > folded and self._copy(partition, record.source)
+        again = record.offset <= folded  # a redelivery (a restart, a rebalance, a seek back)
+        copy = not again and self._copy(partition, record.source)
         self.passed(partition, record.offset)
         if copy:
             self.copies += 1
             return
         entry = self._entry(code)
-        if entry is None and record.offset <= folded:
-            # A redelivery whose dossier has left the table since: no entry remembers the
-            # record, the partition's position does (else it would open an empty entry).
-            entry = Entry(last_offset=record.offset)
+        if again:
+            if entry is None:
+                # A redelivery whose dossier has left the table since: no entry remembers the
+                # record, the partition's position does (else it would open an empty entry).
+                entry = Entry(last_offset=record.offset)
+            elif record.offset > entry.last_offset:
+                # Passed before without reaching its entry: it was dropped as a copy (every
+                # other record passed is stored as its entry's last). Folding it now would
+                # refuse it as a duplicate_event and move the entry, which a replay never does.
+                self.copies += 1
+                return
         before = self.watermarks.get(partition)
         result = step(entry, record, self.context(before))
         self.messages.extend(result.messages)

@@ -236,6 +236,30 @@ def test_a_copy_within_one_batch_is_dropped_and_records_without_a_source_never_a
     assert bare.forwarded == {}
 
 
+def test_a_copy_delivered_again_is_dropped_again() -> None:
+    """Seen in the crash test: originals and their copies folded, then Faust's consumer sought
+    back and delivered the copy once more. At or below the position the copy rule does not look
+    at sources, and the copy was refused as a duplicate_event, its entry moved to its offset."""
+    event = received()
+    code = event["dossier_code"]
+    entries: dict[str, Any] = {}
+    batch = _fresh_batch()
+    batch.load_entry = entries.get
+    source = Source("hub.inbound.000.00.15.H29", 0, 40)
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 11, source))
+    batch.offer(0, code, IntakeRecord(wire(event), code.encode(), 15, source))  # the copy
+    assert batch.copies == 1
+    entries.update(batch.entries)  # persisted, with the position 15
+
+    again = _fresh_batch(batch.forwarded)
+    again.positions[0] = batch.positions[0]
+    again.load_entry = entries.get
+    again.offer(0, code, IntakeRecord(wire(event), code.encode(), 15, source))
+    assert (again.entries, again.messages, again.copies) == ({}, [], 1)
+    again.offer(0, code, IntakeRecord(wire(event), code.encode(), 11, source))  # the original
+    assert again.redelivered == 1  # as before: a redelivery, not a copy
+
+
 def test_a_position_is_persisted_with_the_inbound_offsets_folded_up_to_it() -> None:
     stored = position_value(41, {"hub.inbound.000.00.15.H29|2": 9})
     assert read_position(json.loads(json.dumps(stored))) == (41, {"hub.inbound.000.00.15.H29|2": 9})
