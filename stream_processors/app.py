@@ -286,6 +286,10 @@ def build_app(
             ),
             last,
         )
+        # Acknowledged first: Faust forgets an acknowledgement below its committed mark, and the
+        # message would stay "unacked" forever (its stop then waits for them, and times out).
+        for event in events:
+            event.ack()
         await commit_folded(app.consumer, DOSSIER_INTAKE, {p: positions[p] for p in batch.touched})
 
     if processors.inbound_topics:

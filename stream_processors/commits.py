@@ -27,8 +27,10 @@ __all__ = ["commit_folded"]
 
 async def commit_folded(consumer: Any, topic: str, positions: Mapping[int, int]) -> None:
     """Commit ``position + 1`` for each partition of ``topic`` whose group offset is behind
-    it. ``positions`` must be persisted already. Partitions this worker no longer owns are
-    left to their new owner (Faust drops them from the commit)."""
+    it. ``positions`` must be persisted already, and the events behind them acknowledged
+    (Faust drops an acknowledgement below its committed mark, leaving the event "unacked").
+    Partitions this worker no longer owns are left to their new owner (Faust drops them from
+    the commit)."""
     # Faust's record of what it committed (private: faust-streaming has no public API to
     # commit an offset of one's choosing; updating the record is what lets it commit again).
     committed: Mapping[TP, int | None] = consumer._committed_offset
