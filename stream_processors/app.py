@@ -53,9 +53,10 @@ from schemas.topics import (
 from stream_processors.dossier import WorkingCalendar
 
 from .alignment import for_consumer
-from .commits import commit_folded
+from .commits import commit_folded, commit_next
 from .config import ProcessorConfig
 from .handlers import Counters, Handlers
+from .inbound_gaps import InboundGaps
 from .intake import POSITION_PREFIX, WATERMARK_PREFIX, IntakeBatch, position_value
 from .lookups import Lookups
 from .messages import HEADER_REASON, Outgoing, Source
@@ -293,7 +294,16 @@ def build_app(
         await commit_folded(app.consumer, DOSSIER_INTAKE, {p: positions[p] for p in batch.touched})
 
     if processors.inbound_topics:
-        handlers.alignment = for_consumer(app, config.kafka_client, config.app_id)
+        alignment = handlers.alignment = for_consumer(app, config.kafka_client, config.app_id)
+        gaps = handlers.inbound_gaps = InboundGaps(
+            assignment=alignment.assignment,
+            starts=lambda partitions: {
+                p: start for p, (start, _end) in alignment.positions(partitions).items()
+            },
+            read=lambda topic, partition, start, end: IntakeReader(
+                config.kafka_client, topic=topic
+            ).read(partition, start, end),
+        )
 
         @app.agent(_raw_topic(app, *processors.inbound_topics), name="validate")
         async def validate(stream: faust.StreamT[bytes]) -> None:
@@ -301,6 +311,13 @@ def build_app(
                 with _whole_batch_or_exit("validate"):
                     checked = await handlers.validate([event.message for event in events])
                     await send(checked, "validator")
+                    # sent and acknowledged: commit what was validated (see ``persist``)
+                    for event in events:
+                        event.ack()
+                    read = {(e.message.topic, e.message.partition) for e in events}
+                    await commit_next(
+                        app.consumer, {TP(*p): o for p, o in gaps.next_offsets(read).items()}
+                    )
 
     else:
         _log.warning("no inbound topic exists: the validator has nothing to read")

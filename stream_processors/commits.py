@@ -22,23 +22,27 @@ from typing import Any
 
 from faust.types import TP
 
-__all__ = ["commit_folded"]
+__all__ = ["commit_folded", "commit_next"]
 
 
 async def commit_folded(consumer: Any, topic: str, positions: Mapping[int, int]) -> None:
     """Commit ``position + 1`` for each partition of ``topic`` whose group offset is behind
     it. ``positions`` must be persisted already, and the events behind them acknowledged
-    (Faust drops an acknowledgement below its committed mark, leaving the event "unacked").
-    Partitions this worker no longer owns are left to their new owner (Faust drops them from
-    the commit)."""
+    (Faust drops an acknowledgement below its committed mark, leaving the event "unacked")."""
+    await commit_next(consumer, {TP(topic, p): done + 1 for p, done in positions.items()})
+
+
+async def commit_next(consumer: Any, offsets: Mapping[TP, int]) -> None:
+    """Commit each partition's next offset to read where the group's is behind it; the records
+    before it must be done with (persisted, sent) and their events acknowledged. Partitions
+    this worker no longer owns are left to their new owner (Faust drops them)."""
     # Faust's record of what it committed (private: faust-streaming has no public API to
     # commit an offset of one's choosing; updating the record is what lets it commit again).
     committed: Mapping[TP, int | None] = consumer._committed_offset
     due = {}
-    for partition, done in positions.items():
-        tp = TP(topic, partition)
+    for tp, offset in offsets.items():
         mark = committed.get(tp)
-        if mark is None or mark <= done:
-            due[tp] = done + 1
+        if mark is None or mark < offset:
+            due[tp] = offset
     if due:
         await consumer._commit_offsets(due)

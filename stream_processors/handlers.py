@@ -43,6 +43,7 @@ from .alignment import Alignment
 from .config import ProcessorConfig
 from .dossiers import Context, Entry, IntakeRecord, encode_fact, encode_slice, next_alarm
 from .eventtime import low_watermark_of
+from .inbound_gaps import InboundGaps
 from .intake import (
     POSITION_PREFIX,
     WATERMARK_PREFIX,
@@ -200,6 +201,9 @@ class Handlers:
     census: Census = field(default_factory=Census)
     #: the validator's event-time alignment (``eventtime``); None: intake records unstamped
     alignment: Alignment | None = None
+    #: the validator's next offset per inbound partition (``inbound_gaps``); None: records its
+    #: consumer goes past are not read back
+    inbound_gaps: InboundGaps | None = None
     #: dossier_code → (the table's value, the ``Entry`` it holds); see ``_load_entry``
     parsed: dict[str, tuple[Any, Entry]] = field(default_factory=dict)
     #: intake record bytes → the event the validator decoded from them (``_hand_over``)
@@ -210,7 +214,12 @@ class Handlers:
     _indexed_for: frozenset[int] | None = None
 
     async def validate(self, records: Sequence[Record]) -> list[Outgoing]:
-        """Each inbound record forwarded or dead-lettered (``validator.check``)."""
+        """Each inbound record forwarded or dead-lettered (``validator.check``), after the
+        records the consumer went past (``inbound_gaps``)."""
+        if self.inbound_gaps is not None:
+            before = self.inbound_gaps.refilled
+            records = await self.inbound_gaps.fill(records)
+            self.counters.refilled += self.inbound_gaps.refilled - before
         self.counters.inbound += len(records)
         self.metrics.event_in("validator", len(records))
         if self.counters.first_inbound_at is None:
