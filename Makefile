@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-recovery setup lint typecheck unit integration stack-up stack-down clean
+.PHONY: demo test setup lint typecheck unit integration stack-up stack-down clean
 
 demo: setup
 	$(BIN)/dossierhub demo
@@ -20,10 +20,6 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
-
-# the processors' kill -9 and scale-out tests (marked "recovery", left out of `make test`)
-test-recovery: setup
-	$(BIN)/pytest -m recovery tests/integration/test_processors_recovery.py
 
 unit: setup
 	$(BIN)/pytest tests/unit

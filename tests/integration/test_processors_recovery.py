@@ -46,7 +46,7 @@ from stream_processors.app import SLICES_TABLE, TABLE_NAME
 from stream_processors.lag import all_caught_up, group_lag
 from tests.helpers import REPO, isolated_stack, read_topic, run_cli
 
-pytestmark = [pytest.mark.timeout(900), pytest.mark.recovery]
+pytestmark = pytest.mark.timeout(900)
 
 AGENCIES = ("000.00.31.H29", "000.00.12.H29")
 #: ~200 dossiers a day over three weeks: day windows, overdue sweeps and retention all happen
