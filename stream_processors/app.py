@@ -287,11 +287,8 @@ def build_app(
             ),
             last,
         )
-        # Acknowledged first: Faust forgets an acknowledgement below its committed mark, and the
-        # message would stay "unacked" forever (its stop then waits for them, and times out).
-        for event in events:
-            event.ack()
-        await commit_folded(app.consumer, DOSSIER_INTAKE, {p: positions[p] for p in batch.touched})
+        done = {p: positions[p] for p in batch.touched}
+        await commit_folded(app.consumer, DOSSIER_INTAKE, done, events=events)
 
     if processors.inbound_topics:
         alignment = handlers.alignment = for_consumer(app, config.kafka_client, config.app_id)
@@ -311,13 +308,10 @@ def build_app(
                 with _whole_batch_or_exit("validate"):
                     checked = await handlers.validate([event.message for event in events])
                     await send(checked, "validator")
-                    # sent and acknowledged: commit what was validated (see ``persist``)
-                    for event in events:
-                        event.ack()
+                    # sent and acknowledged: commit what was validated
                     read = {(e.message.topic, e.message.partition) for e in events}
-                    await commit_next(
-                        app.consumer, {TP(*p): o for p, o in gaps.next_offsets(read).items()}
-                    )
+                    validated = {TP(*p): o for p, o in gaps.next_offsets(read).items()}
+                    await commit_next(app.consumer, validated, events=events)
 
     else:
         _log.warning("no inbound topic exists: the validator has nothing to read")

@@ -17,7 +17,7 @@ acknowledgements of the partition line up again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from faust.types import TP
@@ -25,17 +25,26 @@ from faust.types import TP
 __all__ = ["commit_folded", "commit_next"]
 
 
-async def commit_folded(consumer: Any, topic: str, positions: Mapping[int, int]) -> None:
+async def commit_folded(
+    consumer: Any, topic: str, positions: Mapping[int, int], *, events: Iterable[Any]
+) -> None:
     """Commit ``position + 1`` for each partition of ``topic`` whose group offset is behind
-    it. ``positions`` must be persisted already, and the events behind them acknowledged
-    (Faust drops an acknowledgement below its committed mark, leaving the event "unacked")."""
-    await commit_next(consumer, {TP(topic, p): done + 1 for p, done in positions.items()})
+    it, once ``positions`` are persisted; ``events`` are the batch's (see ``commit_next``)."""
+    offsets = {TP(topic, p): done + 1 for p, done in positions.items()}
+    await commit_next(consumer, offsets, events=events)
 
 
-async def commit_next(consumer: Any, offsets: Mapping[TP, int]) -> None:
-    """Commit each partition's next offset to read where the group's is behind it; the records
-    before it must be done with (persisted, sent) and their events acknowledged. Partitions
-    this worker no longer owns are left to their new owner (Faust drops them)."""
+async def commit_next(consumer: Any, offsets: Mapping[TP, int], *, events: Iterable[Any]) -> None:
+    """Commit each partition's next offset to read where the group's is behind it, once the
+    records before it are done with (persisted, sent). Partitions this worker no longer owns
+    are left to their new owner (Faust drops them).
+
+    The batch's Faust ``events`` are acknowledged first: Faust drops an acknowledgement below
+    its committed mark, and the event would stay "unacked" for good (its stop then waits for
+    them, and times out). ``take_events`` acknowledging them again later changes nothing.
+    """
+    for event in events:
+        event.ack()
     # Faust's record of what it committed (private: faust-streaming has no public API to
     # commit an offset of one's choosing; updating the record is what lets it commit again).
     committed: Mapping[TP, int | None] = consumer._committed_offset
