@@ -217,9 +217,9 @@ class Handlers:
         """Each inbound record forwarded or dead-lettered (``validator.check``), after the
         records the consumer went past (``inbound_gaps``)."""
         if self.inbound_gaps is not None:
-            before = self.inbound_gaps.refilled
-            records = await self.inbound_gaps.fill(records)
-            self.counters.refilled += self.inbound_gaps.refilled - before
+            filled = await self.inbound_gaps.fill(records)
+            self.counters.refilled += len(filled) - len(records)
+            records = filled
         self.counters.inbound += len(records)
         self.metrics.event_in("validator", len(records))
         if self.counters.first_inbound_at is None:

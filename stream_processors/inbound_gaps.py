@@ -53,8 +53,6 @@ class InboundGaps:
     read: Callable[[str, int, int, int], Awaitable[Refill]]
     #: partition → the next offset expected (all before it validated)
     following: dict[Partition, int] = field(default_factory=dict)
-    #: records read back, in all
-    refilled: int = 0
     _assigned: frozenset[Partition] = frozenset()
 
     async def fill(self, records: Sequence[R]) -> list[R | RefilledRecord]:
@@ -103,7 +101,6 @@ class InboundGaps:
         self.following.update({p: starts[p] for p in new if p in starts})
 
     def _said(self, topic: str, refill: Refill) -> None:
-        self.refilled += len(refill.records)
         _log.warning(
             "%s[%d]: the consumer went past records %d..%d that were not validated; read %d of "
             "them back from the topic and validated them first%s",

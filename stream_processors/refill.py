@@ -87,8 +87,9 @@ class Refill:
 
 
 class IntakeReader:
-    """Reads ranges of the intake topic at explicit offsets; one short-lived consumer a read
-    (gaps are rare: after a crash or a rebalance)."""
+    """Reads ranges of the intake topic (or of ``topic``: the validator reads back inbound
+    records the same way, ``inbound_gaps``) at explicit offsets; one short-lived consumer a
+    read (gaps are rare: after a crash or a rebalance)."""
 
     def __init__(
         self, kafka: Mapping[str, Any], *, topic: str = DOSSIER_INTAKE, timeout_s: float = 30.0
