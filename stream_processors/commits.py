@@ -13,11 +13,18 @@ per partition (``~position|N``), reading back what the consumer went past (``ref
 that position is acknowledged in the changelog, committing position + 1 never commits a record
 that is not folded; and it moves Faust's committed mark past the hole, after which its own
 acknowledgements of the partition line up again.
+
+These commits take Faust's commit slot (``Consumer._commit_fut``, which lets one commit run at
+a time). Without it, a Faust commit computed from older acknowledgements could reach the broker
+after one of these and move the group's offset back; at the end of a partition's records
+nothing commits again, and the partition stays behind for good.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from faust.types import TP
@@ -45,13 +52,39 @@ async def commit_next(consumer: Any, offsets: Mapping[TP, int], *, events: Itera
     """
     for event in events:
         event.ack()
-    # Faust's record of what it committed (private: faust-streaming has no public API to
-    # commit an offset of one's choosing; updating the record is what lets it commit again).
-    committed: Mapping[TP, int | None] = consumer._committed_offset
-    due = {}
-    for tp, offset in offsets.items():
-        mark = committed.get(tp)
-        if mark is None or mark < offset:
-            due[tp] = offset
-    if due:
-        await consumer._commit_offsets(due)
+    async with _commit_slot(consumer):
+        # Faust's record of what it committed (private: faust-streaming has no public API to
+        # commit an offset of one's choosing; updating the record is what lets it commit
+        # again). Read inside the slot: a commit that ran meanwhile may have moved it.
+        committed: Mapping[TP, int | None] = consumer._committed_offset
+        due = {}
+        for tp, offset in offsets.items():
+            mark = committed.get(tp)
+            if mark is None or mark < offset:
+                due[tp] = offset
+        if due:
+            await consumer._commit_offsets(due)
+
+
+@asynccontextmanager
+async def _commit_slot(consumer: Any) -> AsyncIterator[None]:
+    """Hold Faust's commit slot, as its ``Consumer.commit`` does: wait while a commit runs,
+    then mark one running (a Faust commit that comes meanwhile waits, and skips its turn)."""
+    while (running := consumer._commit_fut) is not None:
+        try:
+            # shielded: cancelling this task must not cancel the other commit's slot
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if not running.cancelled():
+                raise  # this task is being cancelled
+            if consumer._commit_fut is running:  # its holder was: the slot is free
+                consumer._commit_fut = None
+    slot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    consumer._commit_fut = slot
+    try:
+        yield
+    finally:
+        if consumer._commit_fut is slot:
+            consumer._commit_fut = None
+        if not slot.done():
+            slot.set_result(None)

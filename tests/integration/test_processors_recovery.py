@@ -154,7 +154,9 @@ def _until(what: str, done: Callable[[], bool], workers: Sequence[Worker]) -> No
         for worker in workers:
             code = worker.process.poll()
             assert code is None, f"a worker exited ({code}) {what}: {worker.output()[-2000:]}"
-        assert time.monotonic() < deadline, f"not {what} within {WAIT_S:g}s"
+        assert time.monotonic() < deadline, f"not {what} within {WAIT_S:g}s:\n" + "\n".join(
+            f"--- {worker.log}\n{_worth_reading(worker.output())}" for worker in workers
+        )
         time.sleep(0.1)
 
 
