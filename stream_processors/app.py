@@ -63,6 +63,7 @@ from .messages import HEADER_REASON, Outgoing, Source
 from .produce import Record, produce
 from .reference import ReferenceReader
 from .refill import IntakeReader
+from .stuck import StuckPartitions
 from .views import register_views
 from .watchdog import Watchdog
 
@@ -88,6 +89,8 @@ class Processors:
     inbound_topics: tuple[str, ...]
     handlers: Handlers
     watchdog: Watchdog
+    #: acts on the watchdog's readings (set once the agents are defined)
+    stuck: StuckPartitions | None = None
 
     @property
     def counters(self) -> Counters:
@@ -333,8 +336,39 @@ def build_app(
                     batch = await handlers.dossier_batch([event.message for event in events])
                 await persist(batch, events)
 
+    processors.stuck = _stuck_partitions(app, processors)
     register_views(app, processors)
     return processors
+
+
+def _stuck_partitions(app: faust.App, processors: Processors) -> StuckPartitions:
+    """``stuck`` over this worker's consumer: what each stage has done of a partition is the
+    dossier table's position, or the validator's next expected offset."""
+    handlers, inbound = processors.handlers, set(processors.inbound_topics)
+
+    def done_until(tp: TP) -> int | None:
+        # 0 when not known yet (not indexed, not followed): the group's offset counts then
+        if tp.topic == DOSSIER_INTAKE:
+            folded = handlers.positions.get(tp.partition)
+            return 0 if folded is None else folded + 1
+        if tp.topic in inbound:
+            gaps = handlers.inbound_gaps
+            return 0 if gaps is None else gaps.following.get((tp.topic, tp.partition), 0)
+        return None
+
+    # app.consumer is read at each call: the attribute builds the consumer when first read
+    def assignment() -> set[TP]:
+        return app.consumer.assignment()
+
+    async def seek(tp: TP, offset: int) -> None:
+        await app.consumer.seek(tp, offset)
+
+    async def commit(offsets: Mapping[TP, int]) -> None:
+        await commit_next(app.consumer, offsets, events=())
+
+    return StuckPartitions(
+        assignment, done_until, seek, commit, rebalancing=lambda: app.rebalancing
+    )
 
 
 async def _wait_for(reader: ReferenceReader, seconds: float) -> None:

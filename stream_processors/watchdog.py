@@ -27,6 +27,7 @@ from dossierhub.monitoring import (
     LagMonitor,
     LagReader,
     LagReport,
+    PartitionLag,
     PartitionStatus,
     StatusPolicy,
 )
@@ -44,6 +45,8 @@ class Watchdog:
     status: GroupStatus = GroupStatus.OK
     #: the problem behind a non-OK status, for ``/healthz``
     reason: str = "ok"
+    #: every partition of the last reading (none when it failed)
+    lags: tuple[PartitionLag, ...] = ()
     _read_failed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -58,11 +61,13 @@ class Watchdog:
         try:
             report = self.monitor.poll()
         except HubError as exc:
+            self.lags = ()
             if not self._read_failed:
                 _log.warning("watchdog: cannot read the lag of %s: %s", self.group, exc.one_line())
             self._read_failed = True
             return self.status
         self._read_failed = False
+        self.lags = tuple(p.lag for g in report.groups for p in g.partitions)
         self.metrics.update(report)
         self._judge(report)
         return self.status

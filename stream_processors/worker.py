@@ -110,6 +110,8 @@ async def _watch(
             last_progress = now
         if now - last_watch >= processors.config.watch_seconds:
             await asyncio.to_thread(processors.watchdog.check)
+            if processors.stuck is not None:
+                await processors.stuck.check(processors.watchdog.lags)
             last_watch = now
         if not options.until_idle:
             continue
