@@ -69,8 +69,13 @@ class StuckPartitions:
     clock: Callable[[], float] = time.monotonic
     #: partitions sought back so far
     rewound: int = 0
+    #: partitions whose group offset was committed up to the records done
+    recommitted: int = 0
     #: partition → ((next offset, group offset), since when they have not moved)
     _still: dict[TP, tuple[tuple[int, int | None], float]] = field(default_factory=dict)
+    #: partition → the state it was acted on in (once: if that moved nothing, the stage itself
+    #: is stuck, which seeking again cannot cure; the watchdog says so)
+    _acted: dict[TP, tuple[int, int | None]] = field(default_factory=dict)
 
     async def check(self, lags: Iterable[_Lag]) -> None:
         """Look at the partitions of one reading of the group's lag (see the module's doc)."""
@@ -85,6 +90,7 @@ class StuckPartitions:
             if tp in assigned and (lag.committed is None or lag.committed < lag.end):
                 behind[tp] = lag
         self._still = {tp: s for tp, s in self._still.items() if tp in behind}
+        self._acted = {tp: s for tp, s in self._acted.items() if tp in behind}
         for tp, lag in sorted(behind.items()):
             done = self.done_until(tp)
             if done is None:
@@ -94,8 +100,8 @@ class StuckPartitions:
             seen = self._still.get(tp)
             if seen is None or seen[0] != state:
                 self._still[tp] = (state, now)
-            elif now - seen[1] >= self.patience_s:
-                self._still[tp] = (state, now)  # another spell of patience before the next act
+            elif now - seen[1] >= self.patience_s and self._acted.get(tp) != state:
+                self._acted[tp] = state
                 await self._act(tp, lag, next_offset, now - seen[1])
 
     async def _act(self, tp: TP, lag: _Lag, next_offset: int, still_s: float) -> None:
@@ -110,6 +116,7 @@ class StuckPartitions:
                 still_s,
                 next_offset,
             )
+            self.recommitted += 1
             await self.commit({tp: next_offset})
             return
         _log.warning(

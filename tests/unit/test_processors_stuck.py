@@ -74,12 +74,17 @@ def test_records_no_one_delivers_are_sought_back_to_after_a_spell() -> None:
     assert stuck.rewound == 1
 
 
-def test_after_a_seek_another_spell_passes_before_the_next() -> None:
+def test_a_seek_that_moved_nothing_is_not_repeated() -> None:
+    # the stage itself is stuck then (the watchdog says so); once it moves, the patience is
+    # back in force
     worker = Worker(done={TP0: 1900})
     stuck = worker.stuck()
     readings(worker, stuck, lag(TP0, 1800, 1966), every=20.0)
-    readings(worker, stuck, lag(TP0, 1800, 1966), every=5.0)
+    readings(worker, stuck, lag(TP0, 1800, 1966), every=60.0)
     assert worker.seeks == [(TP0, 1900)]
+    worker.done[TP0] = 1920
+    readings(worker, stuck, lag(TP0, 1800, 1966), every=20.0)
+    assert worker.seeks == [(TP0, 1900), (TP0, 1920)]
 
 
 def test_progress_starts_the_patience_over() -> None:
@@ -100,6 +105,7 @@ def test_every_record_done_and_the_group_behind_commits_the_next_offset() -> Non
     readings(worker, stuck, lag(TP0, 1900, 1966), every=20.0)
     assert worker.commits == [{TP0: 1966}]
     assert worker.seeks == []
+    assert (stuck.recommitted, stuck.rewound) == (1, 0)
 
 
 def test_a_stage_behind_the_group_goes_back_to_the_groups_offset() -> None:
