@@ -326,24 +326,30 @@ def build_app(
     )
     app.task(reader.run)
 
+    folding = asyncio.Event()  # set once the dossier stage has the catalog and folds
+
     @app.agent(_raw_topic(app, DOSSIER_INTAKE), name="dossiers")
     async def dossiers(stream: faust.StreamT[bytes]) -> None:
         await handlers.prepare_dossiers()
         await _wait_for(reader, config.reference_wait_s)
+        folding.set()
         async for events in _batches(stream, config):
             with _whole_batch_or_exit("dossiers"):
                 with _current(None):  # reads look in every partition
                     batch = await handlers.dossier_batch([event.message for event in events])
                 await persist(batch, events)
 
-    processors.stuck = _stuck_partitions(app, processors)
+    processors.stuck = _stuck_partitions(app, processors, folding)
     register_views(app, processors)
     return processors
 
 
-def _stuck_partitions(app: faust.App, processors: Processors) -> StuckPartitions:
+def _stuck_partitions(
+    app: faust.App, processors: Processors, folding: asyncio.Event
+) -> StuckPartitions:
     """``stuck`` over this worker's consumer: what each stage has done of a partition is the
-    dossier table's position, or the validator's next expected offset."""
+    dossier table's position, or the validator's next expected offset; the partitions wait on
+    purpose in a rebalance, and until the dossier stage folds."""
     handlers, inbound = processors.handlers, set(processors.inbound_topics)
 
     def done_until(tp: TP) -> int | None:
@@ -367,7 +373,11 @@ def _stuck_partitions(app: faust.App, processors: Processors) -> StuckPartitions
         await commit_next(app.consumer, offsets, events=())
 
     return StuckPartitions(
-        assignment, done_until, seek, commit, rebalancing=lambda: app.rebalancing
+        assignment,
+        done_until,
+        seek,
+        commit,
+        paused=lambda: app.rebalancing or not folding.is_set(),
     )
 
 

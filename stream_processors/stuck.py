@@ -7,20 +7,19 @@ records back only when a later one comes); or the records are done but the group
 left behind them. Nothing then moves the partition again: only a restart would, since it starts
 from the group's offset.
 
-So, at each of the watchdog's readings outside a rebalance (Faust pauses the partitions while
-it recovers tables), every partition assigned here whose group offset is short of the log end
-is looked at. Its *next* offset is the first record not yet done here
-(the dossier table's position + 1, the validator's next expected offset), or the group's offset
-if that is further. When the next offset and the group's offset have not moved for
-``patience_s``:
+So, at each of the watchdog's readings outside a pause on purpose (a rebalance and the table
+recovery after it, the dossier stage waiting for the catalog at start), every partition
+assigned here whose group offset is short of the log end is looked at. Its *next* offset is
+the first record not yet done here (the dossier table's position + 1, the validator's next
+expected offset), or the group's offset if that is further. When the next offset and the
+group's offset have not moved for ``patience_s``:
 
 - records from the next offset on exist: the consumer is sought back to it, and they come
   through the stage again (a record done before is recognised as such there);
 - none do: every record is done, and the next offset is committed.
 
-A stage only slow to get there (a long batch, the dossier stage waiting for the catalog at
-start) is sought back for nothing: what it is sent again it drops as done. One WARNING line per
-action.
+A stage only slow to get there (a long batch) is sought back for nothing: what it is sent
+again it drops as done. One WARNING line per action, once per stuck state.
 """
 
 from __future__ import annotations
@@ -63,8 +62,9 @@ class StuckPartitions:
     done_until: Callable[[TP], int | None]
     seek: Callable[[TP, int], Awaitable[None]]
     commit: Callable[[Mapping[TP, int]], Awaitable[None]]
-    #: whether the consumer is rebalancing (or recovering tables after it)
-    rebalancing: Callable[[], bool] = lambda: False
+    #: whether the partitions wait on purpose: a rebalance (and the table recovery after it),
+    #: the dossier stage waiting for the catalog at start
+    paused: Callable[[], bool] = lambda: False
     patience_s: float = DEFAULT_PATIENCE_S
     clock: Callable[[], float] = time.monotonic
     #: partitions sought back so far
@@ -79,8 +79,8 @@ class StuckPartitions:
 
     async def check(self, lags: Iterable[_Lag]) -> None:
         """Look at the partitions of one reading of the group's lag (see the module's doc)."""
-        if self.rebalancing():
-            self._still.clear()  # paused on purpose: the patience starts once it is over
+        if self.paused():
+            self._still.clear()  # the patience starts once the pause is over
             return
         now = self.clock()
         assigned = set(self.assignment())

@@ -24,7 +24,7 @@ class Worker:
     assigned: set[TP] = field(default_factory=lambda: {TP0, TP1})
     done: dict[TP, int] = field(default_factory=dict)
     now: float = 0.0
-    rebalancing: bool = False
+    paused: bool = False
     seeks: list[tuple[TP, int]] = field(default_factory=list)
     commits: list[dict[TP, int]] = field(default_factory=list)
 
@@ -40,7 +40,7 @@ class Worker:
             done_until=lambda tp: self.done.get(tp) if tp.topic == INTAKE else None,
             seek=seek,
             commit=commit,
-            rebalancing=lambda: self.rebalancing,
+            paused=lambda: self.paused,
             patience_s=15.0,
             clock=lambda: self.now,
         )
@@ -142,14 +142,14 @@ def test_a_partition_given_away_and_back_starts_its_patience_over() -> None:
     assert worker.seeks == []
 
 
-def test_a_rebalance_starts_the_patience_over() -> None:
+def test_a_pause_starts_the_patience_over() -> None:
     # Faust pauses the partitions while it rebalances and recovers tables: no progress is due
     worker = Worker(done={TP0: 1900})
     stuck = worker.stuck()
     asyncio.run(stuck.check([lag(TP0, 1800, 1966)]))
-    worker.rebalancing, worker.now = True, 20.0
+    worker.paused, worker.now = True, 20.0
     asyncio.run(stuck.check([lag(TP0, 1800, 1966)]))
-    worker.rebalancing, worker.now = False, 30.0
+    worker.paused, worker.now = False, 30.0
     asyncio.run(stuck.check([lag(TP0, 1800, 1966)]))
     assert worker.seeks == []
     worker.now = 45.0
