@@ -356,9 +356,21 @@ def test_the_counts_are_those_of_the_published_events(
     crashed_and_replayed: tuple[Tables, Tables], events: list[dict[str, Any]]
 ) -> None:
     crashed, _ = crashed_and_replayed
+    _assert_counts_of(crashed, events)
+
+
+# the comparison with the uninterrupted run cannot see an inbound record the validator lost
+# in the handover (both fold the same intake log): the published events can
+def test_the_scaled_out_counts_are_those_of_the_published_events(
+    scaled_out: ScaleOut, events: list[dict[str, Any]]
+) -> None:
+    _assert_counts_of(scaled_out.tables, events)
+
+
+def _assert_counts_of(tables: Tables, events: list[dict[str, Any]]) -> None:
     types = Counter(event["envelope"]["event_type"] for event in events)
     total = Counter[str]()
-    for key, counts in crashed.counts.items():
+    for key, counts in tables.counts.items():
         _, window_kind, _, dimension = key.split("|", 3)
         if window_kind == "YEAR" and dimension == "CITY|79":
             total.update(counts)
