@@ -67,9 +67,9 @@ class StuckPartitions:
     paused: Callable[[], bool] = lambda: False
     patience_s: float = DEFAULT_PATIENCE_S
     clock: Callable[[], float] = time.monotonic
-    #: partitions sought back so far
+    #: seeks asked for so far (one that failed included)
     rewound: int = 0
-    #: partitions whose group offset was committed up to the records done
+    #: commits of the records done asked for so far
     recommitted: int = 0
     #: partition → ((next offset, group offset), since when they have not moved)
     _still: dict[TP, tuple[tuple[int, int | None], float]] = field(default_factory=dict)
@@ -117,7 +117,7 @@ class StuckPartitions:
                 next_offset,
             )
             self.recommitted += 1
-            await self.commit({tp: next_offset})
+            await self._tried(self.commit({tp: next_offset}), tp)
             return
         _log.warning(
             "%s[%d]: records %d..%d wait, and the consumer delivered none of them for %.0fs "
@@ -130,4 +130,14 @@ class StuckPartitions:
             next_offset,
         )
         self.rewound += 1
-        await self.seek(tp, next_offset)
+        await self._tried(self.seek(tp, next_offset), tp)
+
+    async def _tried(self, action: Awaitable[None], tp: TP) -> None:
+        """Run ``action``; a failure is said and left to the next stuck state (the partition
+        may have been given away meanwhile, or the consumer be stopping)."""
+        try:
+            await action
+        except Exception as exc:
+            _log.warning(
+                "%s[%d]: that failed: %s: %s", tp.topic, tp.partition, type(exc).__name__, exc
+            )

@@ -155,3 +155,17 @@ def test_a_pause_starts_the_patience_over() -> None:
     worker.now = 45.0
     asyncio.run(stuck.check([lag(TP0, 1800, 1966)]))
     assert worker.seeks == [(TP0, 1900)]
+
+
+def test_a_failed_seek_is_said_and_the_checks_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    # e.g. the partition given away between the reading and the seek
+    worker = Worker(done={TP0: 1900, TP1: 10})
+    stuck = worker.stuck()
+
+    async def refused(tp: TP, offset: int) -> None:
+        raise RuntimeError(f"no current assignment for {tp}")
+
+    stuck.seek = refused
+    readings(worker, stuck, lag(TP0, 1800, 1966), lag(TP1, 5, 20), every=20.0)
+    assert stuck.rewound == 2
+    assert "no current assignment" in caplog.text
