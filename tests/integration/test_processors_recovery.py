@@ -148,14 +148,19 @@ def _worker(stack: Stack, *args: str) -> Worker:
     return Worker(process, log)
 
 
-def _until(what: str, done: Callable[[], bool], workers: Sequence[Worker]) -> None:
+def _until(
+    what: str, done: Callable[[], bool], workers: Sequence[Worker], stopped: Sequence[Worker] = ()
+) -> None:
+    """Wait for ``done`` while ``workers`` run; a timeout shows what they (and the ``stopped``
+    ones) said."""
     deadline = time.monotonic() + WAIT_S
     while not done():
         for worker in workers:
             code = worker.process.poll()
             assert code is None, f"a worker exited ({code}) {what}: {worker.output()[-2000:]}"
         assert time.monotonic() < deadline, f"not {what} within {WAIT_S:g}s:\n" + "\n".join(
-            f"--- {worker.log}\n{_worth_reading(worker.output())}" for worker in workers
+            f"--- {worker.log}\n{_worth_reading(worker.output())}"
+            for worker in (*workers, *stopped)
         )
         time.sleep(0.1)
 
@@ -321,7 +326,7 @@ def _scale_out(stack: Stack, events: list[dict[str, Any]]) -> ScaleOut:
         _until("folding the second half", lambda: not caught_up(), workers)
         workers[1].process.send_signal(signal.SIGTERM)
         assert workers[1].process.wait(60) == 0, workers[1].output()[-3000:]
-        _until("caught up with the second half", caught_up, workers[:1])
+        _until("caught up with the second half", caught_up, workers[:1], stopped=workers[1:])
     finally:
         for worker in workers:
             if worker.process.poll() is None:
