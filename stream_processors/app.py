@@ -264,15 +264,16 @@ def build_app(
             store.set_persisted_offset(TP(topic, done.partition), done.last_offset)
 
     async def persist(batch: IntakeBatch, events: Sequence[faust.EventT[bytes]]) -> None:
-        """Outputs, then slices, then entries, then watermarks and positions, each
-        acknowledged before the next (the order ``intake`` relies on after a crash); then the
-        positions are committed as the group's offsets (``commits``)."""
+        """Outputs, then slices, then entries, then watermarks and positions, then deletions,
+        each acknowledged before the next (the order ``intake`` relies on after a crash); then
+        the positions are committed as the group's offsets (``commits``)."""
         await send(batch.messages, "dossier")
         last = {event.message.partition: event for event in events}
         await write(
             slices, ((s.partition, key, s.to_dict()) for key, s in batch.slices.items()), last
         )
-        await write(table, handlers.table_values(batch), last)
+        values = list(handlers.table_values(batch))
+        await write(table, (v for v in values if v[2] is not None), last)
         handlers.counters.persisted(
             batch.sources,
             time.monotonic(),
@@ -290,6 +291,11 @@ def build_app(
             ),
             last,
         )
+        # Deletions (dossiers leaving the table) last: killed before them, the restart folds the
+        # batch's records again, and an entry still there knows its records by offset, where a
+        # deleted dossier's record would be taken for new. Killed after the positions, the
+        # leftover entries are due for deletion and go at the next sweep.
+        await write(table, (v for v in values if v[2] is None), last)
         done = {p: positions[p] for p in batch.touched}
         await commit_folded(app.consumer, DOSSIER_INTAKE, done, events=events)
 
