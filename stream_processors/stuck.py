@@ -28,9 +28,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 
 from faust.types import TP
+
+from dossierhub.monitoring import PartitionLag
 
 __all__ = ["StuckPartitions"]
 
@@ -40,25 +42,12 @@ _log = logging.getLogger(__name__)
 DEFAULT_PATIENCE_S: Final = 30.0
 
 
-class _Lag(Protocol):
-    """A reading of one partition (``dossierhub.monitoring.PartitionLag``)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def committed(self) -> int | None: ...
-    @property
-    def end(self) -> int: ...
-
-
 @dataclass
 class StuckPartitions:
     #: the partitions this worker's consumer is assigned now
     assignment: Callable[[], Iterable[TP]]
-    #: the first offset of a partition not yet done here; None when not known (not this
-    #: stage's topic, or not indexed yet)
+    #: the first offset of a partition not yet done here (0 when not known yet: the group's
+    #: offset counts then); None for a topic no stage here reads
     done_until: Callable[[TP], int | None]
     seek: Callable[[TP, int], Awaitable[None]]
     commit: Callable[[Mapping[TP, int]], Awaitable[None]]
@@ -77,14 +66,14 @@ class StuckPartitions:
     #: is stuck, which seeking again cannot cure; the watchdog says so)
     _acted: dict[TP, tuple[int, int | None]] = field(default_factory=dict)
 
-    async def check(self, lags: Iterable[_Lag]) -> None:
+    async def check(self, lags: Iterable[PartitionLag]) -> None:
         """Look at the partitions of one reading of the group's lag (see the module's doc)."""
         if self.paused():
             self._still.clear()  # the patience starts once the pause is over
             return
         now = self.clock()
         assigned = set(self.assignment())
-        behind: dict[TP, _Lag] = {}
+        behind: dict[TP, PartitionLag] = {}
         for lag in lags:
             tp = TP(lag.topic, lag.partition)
             if tp in assigned and (lag.committed is None or lag.committed < lag.end):
@@ -104,7 +93,7 @@ class StuckPartitions:
                 self._acted[tp] = state
                 await self._act(tp, lag, next_offset, now - seen[1])
 
-    async def _act(self, tp: TP, lag: _Lag, next_offset: int, still_s: float) -> None:
+    async def _act(self, tp: TP, lag: PartitionLag, next_offset: int, still_s: float) -> None:
         if next_offset >= lag.end:
             _log.warning(
                 "%s[%d]: every record is done (to %d), yet the group's offset stayed at %s for "
